@@ -1,0 +1,21 @@
+// Randomness from OpenSSL's CSPRNG.
+//
+// These never return an error: if the CSPRNG cannot produce bytes the process
+// cannot safely mint anything, so they write one line to stderr and abort.
+// That is the only abort in crypto/ and it never depends on request data.
+// Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace taskcred::crypto {
+
+// n bytes from RAND_bytes.
+std::string RandomBytes(size_t n);
+// Base64url (no padding) of RandomBytes(n_bytes): RandomToken(32) carries 256 bits.
+std::string RandomToken(size_t n_bytes);
+// RFC 4122 version 4 UUID, lowercase, "xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx".
+std::string NewUuid();
+
+}  // namespace taskcred::crypto
