@@ -204,15 +204,7 @@ Result<EvpPkeyPtr> RsaFromJwk(const nlohmann::json& jwk) {
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
     return internal::OpenSslError("building RSA parameters");
   }
-  internal::OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
-  internal::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return internal::OpenSslError("importing key");
-  EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    internal::DrainErrors();
-    return Status::InvalidArgument("jwk: not a valid RSA public key");
-  }
-  return EvpPkeyPtr(raw);
+  return FromParams("RSA", bld.get());
 }
 
 }  // namespace
