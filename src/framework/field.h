@@ -36,7 +36,7 @@ enum class FieldType {
   kInt,                   // 64-bit integer: JSON integer, integral float, numeric string, bool
   kInt64,                 // same as kInt (Vault keeps both names)
   kBool,                  // JSON bool, number (0 = false), "true"/"false"/"1"/"0"/"t"/"f"/...
-  kMap,                   // JSON object (or a string holding one); read with GetJson
+  kMap,                   // JSON object (an empty array counts as {}); read with GetJson
   kDurationSecond,        // int seconds, numeric string or Go duration ("1h30m"); >= 0
   kSignedDurationSecond,  // like kDurationSecond, negative allowed
   kSlice,                 // JSON array of anything (a scalar becomes [scalar]); read with GetJson

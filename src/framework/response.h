@@ -22,7 +22,7 @@ inline logical::HandlerResult RespondWith(nlohmann::json data) {
   return std::optional<logical::Response>(std::move(resp));
 }
 
-// {"keys": [...]} (Go's logical.ListResponse; empty list -> data with "keys": []).
+// {"keys": [...]} (Go's logical.ListResponse: no keys -> empty data, which Vault answers with 404).
 logical::Response ListResponse(const std::vector<std::string>& keys);
 // {"keys": [...], "key_info": {key: info}} (Go's logical.ListResponseWithInfo).
 logical::Response ListResponseWithInfo(const std::vector<std::string>& keys, const nlohmann::json& key_info);
