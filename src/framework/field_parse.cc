@@ -700,7 +700,28 @@ Result<json> ParseField(const FieldSchema& schema, const json& raw) {
 
 Result<json> DefaultOrZero(const FieldSchema& schema) {
   if (!schema.default_value.is_null()) return ParseField(schema, schema.default_value);
-  return ParseScalarOrSlice(schema, json());
+  switch (schema.type) {
+    case FieldType::kString:
+    case FieldType::kLowerCaseString:
+    case FieldType::kNameString:
+      return json("");
+    case FieldType::kInt:
+    case FieldType::kInt64:
+    case FieldType::kDurationSecond:
+    case FieldType::kSignedDurationSecond:
+      return json(0);
+    case FieldType::kBool:
+      return json(false);
+    case FieldType::kSlice:
+    case FieldType::kStringSlice:
+    case FieldType::kCommaStringSlice:
+      return json::array();
+    case FieldType::kMap:
+    case FieldType::kKVPairs:
+    case FieldType::kHeader:
+      return json::object();
+  }
+  return Status::Internal("unknown field type");
 }
 
 }  // namespace taskcred::framework
