@@ -1,0 +1,45 @@
+// API field names, defined once (Vault's JSON names; see docs/engine.md).
+#pragma once
+
+#include <string_view>
+
+namespace taskcred::engine {
+
+// config
+inline constexpr std::string_view kFieldIssuer = "issuer";
+inline constexpr std::string_view kFieldSigningAlgorithm = "signing_algorithm";
+inline constexpr std::string_view kFieldRotationPeriod = "rotation_period";
+inline constexpr std::string_view kFieldVerificationTtl = "verification_ttl";
+inline constexpr std::string_view kFieldDefaultAudience = "default_audience";
+
+// roles
+inline constexpr std::string_view kFieldName = "name";
+inline constexpr std::string_view kFieldTask = "task";
+inline constexpr std::string_view kFieldDescription = "description";
+inline constexpr std::string_view kFieldGrants = "grants";
+inline constexpr std::string_view kFieldParameters = "parameters";
+inline constexpr std::string_view kFieldTtl = "ttl";
+inline constexpr std::string_view kFieldMaxTtl = "max_ttl";
+inline constexpr std::string_view kFieldRenewable = "renewable";
+inline constexpr std::string_view kFieldMaxUses = "max_uses";
+inline constexpr std::string_view kFieldAudience = "audience";
+inline constexpr std::string_view kFieldCredentialType = "credential_type";
+inline constexpr std::string_view kFieldBindEntity = "bind_entity";
+
+// creds
+inline constexpr std::string_view kFieldRole = "role";
+inline constexpr std::string_view kFieldInstance = "instance";
+inline constexpr std::string_view kFieldCredential = "credential";
+inline constexpr std::string_view kFieldTaskId = "task_id";
+inline constexpr std::string_view kFieldExpiresAt = "expires_at";
+
+// introspect / release
+inline constexpr std::string_view kFieldToken = "token";
+inline constexpr std::string_view kFieldResource = "resource";
+inline constexpr std::string_view kFieldAction = "action";
+inline constexpr std::string_view kFieldConsume = "consume";
+
+// secret internal data
+inline constexpr std::string_view kSecretTypeCredential = "taskcred_credential";
+
+}  // namespace taskcred::engine

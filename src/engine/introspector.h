@@ -1,0 +1,61 @@
+// Introspector: RFC 7662-style checks of a credential, use counting and
+// release.
+//
+// A token is *authentic* when it is a JWT whose signature verifies against
+// the mount's JWKS, whose iss is the configured issuer, whose exp/nbf hold
+// and whose jti names a JWT task record signed by that kid; or an opaque
+// token whose task record holds its SHA-256 (compared in constant time).
+// It is *active* when also its record is not revoked, released, spent or
+// past expires_at. Every inactive case answers {"active": false} alone.
+// Safe for concurrent use.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "engine/clock.h"
+#include "engine/config.h"
+#include "engine/key_ring.h"
+#include "engine/task_store.h"
+#include "logical/storage.h"
+
+namespace taskcred::engine {
+
+struct IntrospectInput {
+  std::string token;
+  std::optional<std::string> resource;  // both or neither (checked by the path)
+  std::optional<std::string> action;
+  bool consume = false;
+};
+
+class Introspector {
+ public:
+  Introspector(ConfigStore& config, KeyRing& keys, TaskStore& tasks, Clock clock)
+      : config_(config), keys_(keys), tasks_(tasks), clock_(std::move(clock)) {}
+
+  // {"active":false} or {"active":true, "iss","task","task_id","role","grants",
+  // "sub","aud","exp","iat","credential_type", ["uses_remaining"], ["instance"],
+  // ["allowed"]}. With consume, spends one use atomically when the answer is
+  // active and (if resource/action were given) allowed; uses_remaining is
+  // then the count after spending. Non-OK only on storage failure.
+  common::Result<nlohmann::json> Introspect(logical::Storage& storage, const IntrospectInput& input);
+
+  // Marks the task of an authentic token released (idempotent). Returns
+  // whether the token was authentic; the path does not reveal it.
+  common::Result<bool> Release(logical::Storage& storage, std::string_view token);
+
+  // The task id of an authentic token (see above), else std::nullopt.
+  common::Result<std::optional<std::string>> Authenticate(logical::Storage& storage, std::string_view token);
+
+ private:
+  nlohmann::json ActiveAnswer(const TaskRecord& record, const ConfigEntry& config) const;
+
+  ConfigStore& config_;
+  KeyRing& keys_;
+  TaskStore& tasks_;
+  Clock clock_;
+};
+
+}  // namespace taskcred::engine

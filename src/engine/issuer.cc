@@ -1,0 +1,149 @@
+#include "engine/issuer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
+#include "crypto/jwt.h"
+#include "crypto/random.h"
+#include "engine/field_names.h"
+#include "engine/json_util.h"
+#include "engine/template.h"
+#include "framework/lease.h"
+
+namespace taskcred::engine {
+
+using common::Result;
+using common::Status;
+
+nlohmann::json Issued::ResponseData() const {
+  nlohmann::json d = {{kFieldCredential, credential},    {kFieldCredentialType, record.credential_type},
+                      {kFieldTask, record.task},         {kFieldTaskId, record.task_id},
+                      {kFieldRole, record.role},         {kFieldGrants, grants::GrantsToJson(record.grants)},
+                      {kFieldAudience, record.audience}, {kFieldExpiresAt, Rfc3339(record.expires_at)},
+                      {kFieldMaxUses, record.max_uses}};
+  if (!record.instance.empty()) d[kFieldInstance] = record.instance;
+  return d;
+}
+
+nlohmann::json Issued::PreviewData() const {
+  nlohmann::json d = {{kFieldRole, record.role},
+                      {kFieldTask, record.task},
+                      {kFieldCredentialType, record.credential_type},
+                      {kFieldGrants, grants::GrantsToJson(record.grants)},
+                      {"claims", claims},
+                      {kFieldTtl, ttl},
+                      {kFieldMaxTtl, max_ttl},
+                      {kFieldRenewable, renewable},
+                      {kFieldAudience, record.audience},
+                      {kFieldMaxUses, record.max_uses}};
+  if (!record.instance.empty()) d[kFieldInstance] = record.instance;
+  return d;
+}
+
+Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& system_view,
+                               const IssueInput& input) {
+  TC_RETURN_IF_ERROR(ValidateRoleName(input.role_name).WithContext("role"));
+  TC_ASSIGN_OR_RETURN(std::optional<RoleEntry> role, roles_.Get(storage, input.role_name));
+  if (!role) return Status::InvalidArgument("role: unknown role \"" + input.role_name + "\"");
+  TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
+  TC_ASSIGN_OR_RETURN(auto values, CheckParameterValues(role->parameters, input.parameters));
+
+  TimePoint now_tp = clock_();
+  int64_t now = UnixSeconds(now_tp);
+
+  RenderContext ctx;
+  ctx.role = input.role_name;
+  ctx.task = role->task;
+  ctx.task_id = crypto::NewUuid();
+  ctx.instance = input.instance;
+  ctx.entity_id = input.entity_id;
+  ctx.values = std::move(values);
+  ctx.regexes = role->parameters;
+  if (!input.entity_id.empty() && NeedsEntityInfo(role->grants)) {
+    TC_ASSIGN_OR_RETURN(ctx.entity, system_view.EntityInfo(input.entity_id));
+  }
+  TC_ASSIGN_OR_RETURN(std::vector<grants::Grant> rendered, RenderGrants(role->grants, ctx));
+
+  // TTL: role ttl (or mount default), capped by role max_ttl, mount max and,
+  // for JWTs, verification_ttl.
+  bool is_jwt = role->credential_type == kCredentialTypeJwt;
+  framework::TTLInputs ttl_in;
+  ttl_in.backend_ttl = std::chrono::seconds(role->ttl);
+  ttl_in.backend_max_ttl = std::chrono::seconds(role->max_ttl);
+  ttl_in.explicit_max_ttl = is_jwt ? std::chrono::seconds(config.verification_ttl) : std::chrono::seconds(0);
+  ttl_in.start_time = now_tp;
+  ttl_in.now = now_tp;
+  TC_ASSIGN_OR_RETURN(framework::TTLResult ttl_out, framework::CalculateTTL(system_view, ttl_in));
+  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_max, system_view.MaxLeaseTTL());
+  int64_t max_ttl = mount_max.count();
+  if (role->max_ttl > 0 && (max_ttl <= 0 || role->max_ttl < max_ttl)) max_ttl = role->max_ttl;
+  if (is_jwt && (max_ttl <= 0 || config.verification_ttl < max_ttl)) max_ttl = config.verification_ttl;
+  int64_t ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl_out.ttl).count();
+  if (max_ttl > 0) ttl = std::min(ttl, max_ttl);
+  if (ttl <= 0) return Status::Internal("computed credential TTL is not positive");
+
+  Issued out;
+  out.warnings = ttl_out.warnings;
+  out.ttl = ttl;
+  out.max_ttl = max_ttl;
+  out.renewable = role->renewable;
+  TaskRecord& r = out.record;
+  r.task_id = ctx.task_id;
+  r.role = input.role_name;
+  r.task = role->task;
+  r.instance = input.instance.value_or("");
+  r.grants = std::move(rendered);
+  r.audience = role->audience.empty() ? config.default_audience : role->audience;
+  r.entity_id = input.entity_id;
+  if (!role->bind_entity) {
+    r.sub = "task:" + r.task_id;
+  } else if (!input.entity_id.empty()) {
+    r.sub = input.entity_id;
+  } else {
+    r.sub = "accessor:" + input.client_token_accessor;
+  }
+  r.credential_type = role->credential_type;
+  r.issued_at = now;
+  r.expires_at = now + ttl;
+  r.max_ttl_at = now + (max_ttl > 0 ? max_ttl : ttl);
+  r.ttl = ttl;
+  r.renewable = role->renewable;
+  r.max_uses = role->max_uses;
+
+  nlohmann::json claims = {
+      {"iss", config.issuer}, {"sub", r.sub},        {"iat", r.issued_at},
+      {"nbf", r.issued_at},   {"exp", r.expires_at}, {"jti", r.task_id},
+      {"task", r.task},       {"role", r.role},      {"grants", grants::GrantsToJson(r.grants)}};
+  if (!r.audience.empty()) claims["aud"] = r.audience;
+  if (r.max_uses > 0) claims["max_uses"] = r.max_uses;
+  if (!r.instance.empty()) claims["instance"] = r.instance;
+  out.claims = std::move(claims);
+  return out;
+}
+
+Result<Issued> Issuer::Issue(logical::Storage& storage, logical::SystemView& system_view,
+                             const IssueInput& input) {
+  TC_ASSIGN_OR_RETURN(Issued out, Prepare(storage, system_view, input));
+  TaskRecord& r = out.record;
+  if (r.credential_type == kCredentialTypeJwt) {
+    TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
+    TC_ASSIGN_OR_RETURN(ActiveKey key, keys_.ActiveSigningKey(storage, config));
+    TC_ASSIGN_OR_RETURN(out.credential, crypto::SignJwt(key.key, key.kid, out.claims));
+    r.kid = key.kid;
+  } else {
+    out.credential = std::string(kOpaquePrefix) + r.task_id + "_" + crypto::RandomToken(32);
+    r.token_hash = crypto::Sha256Hex(out.credential);
+  }
+  TC_RETURN_IF_ERROR(tasks_.Create(storage, r));
+  logger_.Info("credential issued", {{"task_id", r.task_id},
+                                     {"role", r.role},
+                                     {"entity", r.entity_id.empty() ? r.sub : r.entity_id},
+                                     {"credential_type", r.credential_type},
+                                     {"grants_hash", grants::GrantsHash(r.grants)},
+                                     {"expires_at", Rfc3339(r.expires_at)}});
+  return out;
+}
+
+}  // namespace taskcred::engine

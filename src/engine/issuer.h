@@ -1,0 +1,87 @@
+// Issuer: turns a role + a request into one credential (or a preview of it).
+//
+// Prepare() renders the grants, bounds the TTL and builds the claims without
+// writing anything or signing; Issue() then mints the credential (a JWT
+// signed by the active key, or an opaque random token of 256 bits of which
+// only the SHA-256 is stored), writes the task record and logs the issuance
+// (task_id, role, entity, grants hash, expiry; never the credential).
+// TTL: the role ttl (else the mount default), capped by the role max_ttl,
+// the mount max TTL and, for JWTs, the config verification_ttl (so a JWT
+// never outlives its key's presence in the JWKS).
+// Safe for concurrent use.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "engine/clock.h"
+#include "engine/config.h"
+#include "engine/key_ring.h"
+#include "engine/role.h"
+#include "engine/task_store.h"
+#include "logical/storage.h"
+#include "logical/system_view.h"
+
+namespace taskcred::engine {
+
+// Prefix of opaque tokens: tcop_<task_id>_<base64url of 32 random bytes>.
+inline constexpr std::string_view kOpaquePrefix = "tcop_";
+
+struct IssueInput {
+  std::string role_name;
+  std::optional<std::string> instance;
+  nlohmann::json parameters = nlohmann::json::object();  // name -> value, as sent
+  std::string entity_id;                                 // "" when the token has no entity
+  std::string client_token_accessor;                     // used for sub when there is no entity
+};
+
+struct Issued {
+  TaskRecord record;
+  std::string credential;  // empty for a preview
+  nlohmann::json claims;   // the JWT claims (also built for opaque credentials, for preview/introspection)
+  int64_t ttl = 0;         // seconds
+  int64_t max_ttl = 0;     // seconds
+  bool renewable = false;
+  std::vector<std::string> warnings;
+
+  // creds response data: credential, credential_type, task, task_id, role,
+  // grants, audience, expires_at (RFC 3339), max_uses (+ instance).
+  nlohmann::json ResponseData() const;
+  // preview response data: grants, claims, ttl, max_ttl, audience, ...
+  nlohmann::json PreviewData() const;
+};
+
+class Issuer {
+ public:
+  Issuer(ConfigStore& config, RoleStore& roles, KeyRing& keys, TaskStore& tasks, Clock clock,
+         common::Logger logger)
+      : config_(config),
+        roles_(roles),
+        keys_(keys),
+        tasks_(tasks),
+        clock_(std::move(clock)),
+        logger_(std::move(logger)) {}
+
+  // Everything Issue would do except signing and writing. InvalidArgument
+  // for an unknown role or bad parameters/placeholders (naming the field).
+  common::Result<Issued> Prepare(logical::Storage& storage, logical::SystemView& system_view,
+                                 const IssueInput& input);
+  // Prepare + mint + record + log.
+  common::Result<Issued> Issue(logical::Storage& storage, logical::SystemView& system_view,
+                               const IssueInput& input);
+
+ private:
+  ConfigStore& config_;
+  RoleStore& roles_;
+  KeyRing& keys_;
+  TaskStore& tasks_;
+  Clock clock_;
+  common::Logger logger_;
+};
+
+}  // namespace taskcred::engine

@@ -1,0 +1,108 @@
+// config: read, create/update, delete -- the engine settings.
+#include <utility>
+
+#include "engine/field_names.h"
+#include "engine/path_util.h"
+#include "engine/services.h"
+#include "framework/response.h"
+
+namespace taskcred::engine {
+namespace {
+
+constexpr std::string_view kConfigSynopsis = "Configure the taskcred engine: issuer, signing keys, audience.";
+constexpr std::string_view kConfigDescription = R"(
+Settings of this taskcred mount. A mount that never wrote config uses the
+defaults: issuer "vault-taskcred", signing_algorithm EdDSA, rotation_period
+30 days, verification_ttl 24 hours, no default_audience. Reads return exactly
+what was written (durations as integer seconds); delete restores the defaults.
+
+verification_ttl is how long a retired signing key stays in the JWKS. It must
+be at least every role's ttl and max_ttl, so a write that would lower it below
+a role's is refused. A new signing_algorithm replaces the unpublished next key
+at once and signs from the following rotation on.
+)";
+
+// Refuses a verification_ttl shorter than the longest role lifetime.
+Status CheckRoleLifetimes(Services& s, logical::Storage& storage, int64_t verification_ttl) {
+  TC_ASSIGN_OR_RETURN(auto longest, s.roles.LongestLifetime(storage));
+  if (longest.first > verification_ttl) {
+    return Status::InvalidArgument(
+        "verification_ttl: must be at least the longest role ttl/max_ttl (role \"" + longest.second +
+        "\" has " + std::to_string(longest.first) + " > " + std::to_string(verification_ttl) + ")");
+  }
+  return Status::Ok();
+}
+
+class ConfigHandlers {
+ public:
+  explicit ConfigHandlers(std::shared_ptr<Services> s) : s_(std::move(s)) {}
+
+  Result<bool> Exists(Request& req, const FieldData&) { return s_->config.Exists(*req.storage); }
+
+  HandlerResult Read(Request& req, const FieldData&) {
+    TC_ASSIGN_OR_RETURN(ConfigEntry config, s_->config.Get(*req.storage));
+    return framework::RespondWith(config.ToJson());
+  }
+
+  HandlerResult Write(Request& req, const FieldData& d) {
+    TC_ASSIGN_OR_RETURN(ConfigEntry config, s_->config.Get(*req.storage));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldIssuer, config.issuer));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldSigningAlgorithm, config.signing_algorithm));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldRotationPeriod, config.rotation_period));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldVerificationTtl, config.verification_ttl));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldDefaultAudience, config.default_audience));
+    TC_RETURN_IF_ERROR(ValidateConfig(config));
+    TC_RETURN_IF_ERROR(CheckRoleLifetimes(*s_, *req.storage, config.verification_ttl));
+    TC_RETURN_IF_ERROR(s_->config.Put(*req.storage, config));
+    TC_RETURN_IF_ERROR(s_->keys.AlignNextKey(*req.storage, config));
+    return framework::NoResponse();
+  }
+
+  HandlerResult Delete(Request& req, const FieldData&) {
+    TC_RETURN_IF_ERROR(CheckRoleLifetimes(*s_, *req.storage, ConfigEntry{}.verification_ttl)
+                           .WithContext("config delete would restore the default verification_ttl"));
+    TC_RETURN_IF_ERROR(s_->config.Delete(*req.storage));
+    TC_RETURN_IF_ERROR(s_->keys.AlignNextKey(*req.storage, ConfigEntry{}));
+    return framework::NoResponse();
+  }
+
+ private:
+  std::shared_ptr<Services> s_;
+};
+
+}  // namespace
+
+std::vector<framework::Path> ConfigPaths(std::shared_ptr<Services> s) {
+  auto h = std::make_shared<ConfigHandlers>(std::move(s));
+  auto write = Bind(h, &ConfigHandlers::Write);
+  return {{
+      .pattern = "config",
+      .fields = {{.name = kFieldIssuer,
+                  .type = FieldType::kString,
+                  .description = "Value of the iss claim (and of the discovery document). Default "
+                                 "\"vault-taskcred\"; an https URL makes jwks_uri discoverable."},
+                 {.name = kFieldSigningAlgorithm,
+                  .type = FieldType::kString,
+                  .description = "JWS algorithm of new signing keys: EdDSA (default), ES256 or RS256."},
+                 {.name = kFieldRotationPeriod,
+                  .type = FieldType::kDurationSecond,
+                  .description = "Rotate the signing key this long after it started signing (0 = never). "
+                                 "Default 30 days."},
+                 {.name = kFieldVerificationTtl,
+                  .type = FieldType::kDurationSecond,
+                  .description = "How long a retired key stays in the JWKS; at least every role's max_ttl. "
+                                 "Default 24h."},
+                 {.name = kFieldDefaultAudience,
+                  .type = FieldType::kCommaStringSlice,
+                  .description = "aud of credentials whose role sets no audience."}},
+      .existence_check = BindExists(h, &ConfigHandlers::Exists),
+      .operations = {{Operation::kRead, {Bind(h, &ConfigHandlers::Read), "Read the engine configuration."}},
+                     {Operation::kCreate, {write, "Configure the engine."}},
+                     {Operation::kUpdate, {write, "Configure the engine."}},
+                     {Operation::kDelete,
+                      {Bind(h, &ConfigHandlers::Delete), "Restore the default configuration."}}},
+      .help = {kConfigSynopsis, kConfigDescription},
+  }};
+}
+
+}  // namespace taskcred::engine

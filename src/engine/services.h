@@ -1,0 +1,62 @@
+// Services: the domain services of one mount, shared by its path adapters.
+//
+// Built once per backend instance by engine.cc; path handlers hold a
+// shared_ptr to it. Every service is safe for concurrent use; the struct
+// itself is never mutated after construction.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "engine/clock.h"
+#include "engine/config.h"
+#include "engine/introspector.h"
+#include "engine/issuer.h"
+#include "engine/key_ring.h"
+#include "engine/role.h"
+#include "engine/task_store.h"
+#include "framework/path.h"
+#include "framework/secret.h"
+
+namespace taskcred::engine {
+
+struct Services {
+  Services(Clock c, common::Logger log)
+      : clock(std::move(c)),
+        logger(std::move(log)),
+        keys(clock),
+        issuer(config, roles, keys, tasks, clock, logger),
+        introspector(config, keys, tasks, clock) {}
+
+  Clock clock;
+  common::Logger logger;
+  ConfigStore config;
+  RoleStore roles;
+  KeyRing keys;
+  TaskStore tasks;
+  Issuer issuer;
+  Introspector introspector;
+
+  // Periodic work (rollback): rotate/prune keys, tidy task records.
+  common::Status Periodic(logical::Storage& storage);
+  // Drops the cache that holds `key`.
+  void Invalidate(std::string_view key);
+};
+
+// Path and secret declarations, one function per path_*.cc / secret_*.cc.
+std::vector<framework::Path> ConfigPaths(std::shared_ptr<Services> s);
+std::vector<framework::Path> KeyPaths(std::shared_ptr<Services> s);
+std::vector<framework::Path> RolePaths(std::shared_ptr<Services> s);
+std::vector<framework::Path> CredsPaths(std::shared_ptr<Services> s);
+std::vector<framework::Path> IntrospectPaths(std::shared_ptr<Services> s);
+std::vector<framework::Path> TaskPaths(std::shared_ptr<Services> s);
+std::vector<framework::Path> TidyPaths(std::shared_ptr<Services> s);
+framework::SecretType CredentialSecret(std::shared_ptr<Services> s);
+
+// Helpers shared by the path adapters.
+// Request data minus `exclude` keys (the parameter values of creds/preview).
+nlohmann::json ParameterValues(const logical::Request& req, std::initializer_list<std::string_view> exclude);
+
+}  // namespace taskcred::engine

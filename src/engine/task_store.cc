@@ -1,0 +1,193 @@
+#include "engine/task_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <utility>
+
+#include "engine/clock.h"
+#include "engine/json_util.h"
+#include "engine/storage_keys.h"
+
+namespace taskcred::engine {
+
+using common::Result;
+using common::Status;
+
+nlohmann::json TaskRecord::ToJson() const {
+  return {{"task_id", task_id},
+          {"role", role},
+          {"task", task},
+          {"instance", instance},
+          {"grants", grants::GrantsToJson(grants)},
+          {"audience", audience},
+          {"sub", sub},
+          {"entity_id", entity_id},
+          {"credential_type", credential_type},
+          {"token_hash", token_hash},
+          {"kid", kid},
+          {"issued_at", issued_at},
+          {"expires_at", expires_at},
+          {"max_ttl_at", max_ttl_at},
+          {"ttl", ttl},
+          {"renewable", renewable},
+          {"max_uses", max_uses},
+          {"uses", uses},
+          {"revoked", revoked},
+          {"released", released}};
+}
+
+Result<TaskRecord> TaskRecord::FromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return Status::Internal("stored task record is not a JSON object");
+  TaskRecord r;
+  TC_RETURN_IF_ERROR(ReadMember(j, "task_id", r.task_id));
+  TC_RETURN_IF_ERROR(ReadMember(j, "role", r.role));
+  TC_RETURN_IF_ERROR(ReadMember(j, "task", r.task));
+  TC_RETURN_IF_ERROR(ReadMember(j, "instance", r.instance));
+  if (auto it = j.find("grants"); it != j.end()) {
+    auto parsed = grants::ParseGrants(*it);
+    if (!parsed.ok()) return Status::Internal("stored task grants: " + parsed.status().message());
+    r.grants = std::move(parsed).value();
+  }
+  TC_RETURN_IF_ERROR(ReadMember(j, "audience", r.audience));
+  TC_RETURN_IF_ERROR(ReadMember(j, "sub", r.sub));
+  TC_RETURN_IF_ERROR(ReadMember(j, "entity_id", r.entity_id));
+  TC_RETURN_IF_ERROR(ReadMember(j, "credential_type", r.credential_type));
+  TC_RETURN_IF_ERROR(ReadMember(j, "token_hash", r.token_hash));
+  TC_RETURN_IF_ERROR(ReadMember(j, "kid", r.kid));
+  TC_RETURN_IF_ERROR(ReadMember(j, "issued_at", r.issued_at));
+  TC_RETURN_IF_ERROR(ReadMember(j, "expires_at", r.expires_at));
+  TC_RETURN_IF_ERROR(ReadMember(j, "max_ttl_at", r.max_ttl_at));
+  TC_RETURN_IF_ERROR(ReadMember(j, "ttl", r.ttl));
+  TC_RETURN_IF_ERROR(ReadMember(j, "renewable", r.renewable));
+  TC_RETURN_IF_ERROR(ReadMember(j, "max_uses", r.max_uses));
+  TC_RETURN_IF_ERROR(ReadMember(j, "uses", r.uses));
+  TC_RETURN_IF_ERROR(ReadMember(j, "revoked", r.revoked));
+  TC_RETURN_IF_ERROR(ReadMember(j, "released", r.released));
+  return r;
+}
+
+nlohmann::json TaskRecord::ToOperatorJson(int64_t now) const {
+  nlohmann::json j = {{"task_id", task_id},
+                      {"role", role},
+                      {"task", task},
+                      {"grants", grants::GrantsToJson(grants)},
+                      {"audience", audience},
+                      {"sub", sub},
+                      {"credential_type", credential_type},
+                      {"issued_at", Rfc3339(issued_at)},
+                      {"expires_at", Rfc3339(expires_at)},
+                      {"max_uses", max_uses},
+                      {"uses", uses},
+                      {"revoked", revoked},
+                      {"released", released},
+                      {"active", IsActive(now)}};
+  if (!instance.empty()) j["instance"] = instance;
+  j["uses_remaining"] =
+      max_uses > 0 ? nlohmann::json(std::max<int64_t>(0, max_uses - uses)) : nlohmann::json();
+  return j;
+}
+
+bool IsValidTaskId(std::string_view id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string TaskStore::RecordKey(std::string_view task_id) {
+  return std::string(kTaskPrefix) + std::string(task_id);
+}
+
+namespace {
+
+int64_t BucketOf(int64_t t) {
+  int64_t b = t / kExpiryBucketSeconds;
+  if (t < 0 && t % kExpiryBucketSeconds != 0) --b;
+  return b * kExpiryBucketSeconds;
+}
+
+std::string BucketName(int64_t bucket) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%012lld", static_cast<long long>(bucket));
+  return buf;
+}
+
+}  // namespace
+
+std::string TaskStore::IndexKey(int64_t expires_at, std::string_view task_id) {
+  return std::string(kExpiryPrefix) + BucketName(BucketOf(expires_at)) + "/" + std::string(task_id);
+}
+
+std::mutex& TaskStore::StripeFor(std::string_view task_id) {
+  return stripes_[std::hash<std::string_view>{}(task_id) % stripes_.size()];
+}
+
+Result<std::optional<TaskRecord>> TaskStore::Get(logical::Storage& storage, std::string_view task_id) {
+  if (!IsValidTaskId(task_id)) return std::optional<TaskRecord>();
+  TC_ASSIGN_OR_RETURN(std::optional<logical::StorageEntry> entry, storage.Get(RecordKey(task_id)));
+  if (!entry) return std::optional<TaskRecord>();
+  TC_ASSIGN_OR_RETURN(nlohmann::json j, ParseStoredJson(entry->value, "task record"));
+  TC_ASSIGN_OR_RETURN(TaskRecord r, TaskRecord::FromJson(j));
+  return std::optional<TaskRecord>(std::move(r));
+}
+
+Status TaskStore::Create(logical::Storage& storage, const TaskRecord& record) {
+  if (!IsValidTaskId(record.task_id)) return Status::Internal("invalid task id");
+  TC_RETURN_IF_ERROR(storage.Put({IndexKey(record.expires_at, record.task_id), "", false}));
+  return storage.Put({RecordKey(record.task_id), DumpJson(record.ToJson()), false});
+}
+
+Status TaskStore::Mutate(logical::Storage& storage, std::string_view task_id, const Mutation& fn) {
+  std::lock_guard lock(StripeFor(task_id));
+  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, Get(storage, task_id));
+  int64_t old_expiry = record ? record->expires_at : 0;
+  TC_ASSIGN_OR_RETURN(bool write, fn(record));
+  if (!write || !record) return Status::Ok();
+  if (record->expires_at != old_expiry &&
+      IndexKey(record->expires_at, record->task_id) != IndexKey(old_expiry, record->task_id)) {
+    TC_RETURN_IF_ERROR(storage.Put({IndexKey(record->expires_at, record->task_id), "", false}));
+  }
+  return storage.Put({RecordKey(record->task_id), DumpJson(record->ToJson()), false});
+}
+
+Result<std::vector<std::string>> TaskStore::List(logical::Storage& storage) {
+  return storage.List(kTaskPrefix);
+}
+
+Result<TidyCounts> TaskStore::Tidy(logical::Storage& storage, int64_t now, int64_t margin) {
+  TidyCounts counts;
+  TC_ASSIGN_OR_RETURN(std::vector<std::string> buckets, storage.List(kExpiryPrefix));
+  std::sort(buckets.begin(), buckets.end());
+  for (const std::string& name : buckets) {
+    if (name.size() < 2 || name.back() != '/') continue;
+    std::string_view digits(name.data(), name.size() - 1);
+    int64_t bucket = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), bucket);
+    if (ec != std::errc() || ptr != digits.data() + digits.size()) continue;
+    if (bucket + kExpiryBucketSeconds + margin > now) break;  // sorted: every later bucket is newer
+    ++counts.buckets_scanned;
+    std::string prefix = std::string(kExpiryPrefix) + name;
+    TC_ASSIGN_OR_RETURN(std::vector<std::string> ids, storage.List(prefix));
+    for (const std::string& id : ids) {
+      std::lock_guard lock(StripeFor(id));
+      TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, Get(storage, id));
+      if (record && record->expires_at + margin <= now) {
+        TC_RETURN_IF_ERROR(storage.Delete(RecordKey(id)));
+        ++counts.tasks_deleted;
+      }
+      // Either deleted, absent, or renewed into a later bucket (indexed there).
+      TC_RETURN_IF_ERROR(storage.Delete(prefix + id));
+      ++counts.index_entries_deleted;
+    }
+  }
+  return counts;
+}
+
+}  // namespace taskcred::engine

@@ -1,0 +1,101 @@
+// TaskRecord and TaskStore: one record per issued credential at
+// tasks/<task_id>, plus an expiry index expiry/<bucket>/<task_id> so tidy
+// visits only buckets that are entirely past (expiry + safety margin): its
+// cost is proportional to what it removes, not to all records.
+//
+// Use counting, revocation, release and renewal are read-modify-write
+// sequences. Mutate() runs them under a per-process mutex chosen by task_id
+// (64 stripes), so concurrent consumers of one credential are serialized;
+// Vault has one active node writing at a time, so this is the whole story
+// (docs/engine.md, "Atomic use counting"). Safe for concurrent use.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "grants/grant.h"
+#include "logical/storage.h"
+
+namespace taskcred::engine {
+
+// Records stay this long after their expiry before tidy deletes them.
+inline constexpr int64_t kTidySafetyMargin = 3600;
+
+struct TaskRecord {
+  std::string task_id;
+  std::string role;
+  std::string task;
+  std::string instance;
+  std::vector<grants::Grant> grants;
+  std::vector<std::string> audience;
+  std::string sub;
+  std::string entity_id;
+  std::string credential_type;
+  std::string token_hash;  // opaque: hex SHA-256 of the token; never the token
+  std::string kid;         // jwt: the signing key
+  int64_t issued_at = 0;
+  int64_t expires_at = 0;
+  int64_t max_ttl_at = 0;  // renewals never go past this
+  int64_t ttl = 0;         // the TTL granted at issue (default renew increment)
+  bool renewable = false;
+  int64_t max_uses = 0;  // 0 = unlimited
+  int64_t uses = 0;
+  bool revoked = false;
+  bool released = false;
+
+  nlohmann::json ToJson() const;
+  static common::Result<TaskRecord> FromJson(const nlohmann::json& j);
+
+  bool Spent() const { return max_uses > 0 && uses >= max_uses; }
+  // Not revoked, released, spent or expired at `now`.
+  bool IsActive(int64_t now) const { return !revoked && !released && !Spent() && now < expires_at; }
+  // Operator view (tasks/<id>): no token hash.
+  nlohmann::json ToOperatorJson(int64_t now) const;
+};
+
+// True for a lowercase RFC 4122 UUID string (the only task ids we mint).
+bool IsValidTaskId(std::string_view id);
+
+struct TidyCounts {
+  int64_t buckets_scanned = 0;
+  int64_t tasks_deleted = 0;
+  int64_t index_entries_deleted = 0;
+};
+
+class TaskStore {
+ public:
+  // std::nullopt if absent (or `task_id` is not a task id); non-OK on storage failure.
+  common::Result<std::optional<TaskRecord>> Get(logical::Storage& storage, std::string_view task_id);
+  // Writes the expiry index entry, then the record.
+  common::Status Create(logical::Storage& storage, const TaskRecord& record);
+
+  // Runs `fn` on the current record (std::nullopt if absent) under the
+  // task's stripe lock. If `fn` returns true the record is written back (and
+  // indexed under its new expiry if that changed). Returns fn's status.
+  using Mutation = std::function<common::Result<bool>(std::optional<TaskRecord>&)>;
+  common::Status Mutate(logical::Storage& storage, std::string_view task_id, const Mutation& fn);
+
+  // Task ids stored (not yet tidied).
+  common::Result<std::vector<std::string>> List(logical::Storage& storage);
+
+  // Deletes records whose expires_at + margin <= now, visiting only expiry
+  // buckets that end at or before now - margin.
+  common::Result<TidyCounts> Tidy(logical::Storage& storage, int64_t now, int64_t margin = kTidySafetyMargin);
+
+  static std::string RecordKey(std::string_view task_id);
+  static std::string IndexKey(int64_t expires_at, std::string_view task_id);
+
+ private:
+  std::mutex& StripeFor(std::string_view task_id);
+  std::array<std::mutex, 64> stripes_;
+};
+
+}  // namespace taskcred::engine
