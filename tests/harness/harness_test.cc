@@ -23,7 +23,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using namespace std::chrono_literals;
 
-TEST(Base64Test, RoundTripsEveryLength) {
+TEST(HarnessBase64Test, RoundTripsEveryLength) {
   std::string data;
   for (int n = 0; n < 40; ++n) {
     for (bool padded : {false, true}) {
@@ -37,7 +37,7 @@ TEST(Base64Test, RoundTripsEveryLength) {
   }
 }
 
-TEST(Base64Test, RejectsPaddingWhenUnpaddedExpected) {
+TEST(HarnessBase64Test, RejectsPaddingWhenUnpaddedExpected) {
   EXPECT_FALSE(Base64Decode("QQ==", false).ok());
   EXPECT_FALSE(Base64Decode("QQ", true).ok());
   EXPECT_FALSE(Base64Decode("Q", false).ok());
@@ -45,7 +45,7 @@ TEST(Base64Test, RejectsPaddingWhenUnpaddedExpected) {
   EXPECT_FALSE(Base64Decode("Q-", false).ok());
 }
 
-TEST(HandshakeParseTest, Table) {
+TEST(HarnessHandshakeParseTest, Table) {
   struct Case {
     std::string line;
     bool ok;
@@ -79,7 +79,7 @@ TEST(HandshakeParseTest, Table) {
   EXPECT_EQ(h->GrpcTarget(), "unix:/tmp/plugin1");
 }
 
-TEST(LogLineTest, AppliesHostRules) {
+TEST(HarnessLogLineTest, AppliesHostRules) {
   auto ok = ParseLogLine(R"({"@level":"info","@message":"hi","@module":"m","@timestamp":"2026-01-02T03:04:05.123456Z","k":1})");
   EXPECT_TRUE(ok.json);
   EXPECT_EQ(ok.level, "info");
@@ -93,7 +93,7 @@ TEST(LogLineTest, AppliesHostRules) {
   EXPECT_FALSE(IsHclogTimestamp("2026-01-02 03:04:05.123456Z"));
 }
 
-TEST(CertsTest, AutoMtlsProfileMatchesGoPlugin) {
+TEST(HarnessCertsTest, AutoMtlsProfileMatchesGoPlugin) {
   auto ck = GenerateAutoMtlsCert();
   ASSERT_TRUE(ck.ok()) << ck.status().ToString();
   auto info = InspectCert(ck->cert_der);
@@ -112,7 +112,7 @@ TEST(CertsTest, AutoMtlsProfileMatchesGoPlugin) {
   EXPECT_NE(ck->key_pem.find("BEGIN PRIVATE KEY"), std::string::npos);
 }
 
-TEST(CertsTest, LegacyProfileMatchesVault) {
+TEST(HarnessCertsTest, LegacyProfileMatchesVault) {
   auto ck = GenerateLegacyTlsCert();
   ASSERT_TRUE(ck.ok()) << ck.status().ToString();
   auto info = InspectCert(ck->cert_der);
@@ -158,7 +158,7 @@ HttpResult Put(const FakeVaultApi& api, const std::string& token, const std::str
   return {static_cast<int>(res.result_int()), res.body()};
 }
 
-TEST(FakeVaultApiTest, UnwrapIsSingleUseOverHttpAndHttps) {
+TEST(HarnessFakeVaultApiTest, UnwrapIsSingleUseOverHttpAndHttps) {
   auto ca = GenerateTestCa("harness test CA");
   ASSERT_TRUE(ca.ok());
   auto server = IssueServerCert(*ca, "fake-vault");
@@ -186,7 +186,7 @@ TEST(FakeVaultApiTest, UnwrapIsSingleUseOverHttpAndHttps) {
   }
 }
 
-TEST(UnwrapJwtTest, PayloadCarriesAddr) {
+TEST(HarnessUnwrapJwtTest, PayloadCarriesAddr) {
   std::string jwt = MakeUnwrapJwt("http://127.0.0.1:8200", "abc");
   size_t d1 = jwt.find('.'), d2 = jwt.rfind('.');
   ASSERT_NE(d1, d2);
@@ -209,7 +209,7 @@ TEST(UnwrapJwtTest, PayloadCarriesAddr) {
                    .contains("addr"));
 }
 
-TEST(ProcessTest, CapturesStdoutStderrAndExit) {
+TEST(HarnessProcessTest, CapturesStdoutStderrAndExit) {
   auto p = PluginProcess::Launch({"/bin/sh", {"-c", "echo \"$GREETING\"; echo line2; echo err1 >&2; exit 3"},
                                   {{"GREETING", "first"}, {"GREETING", "hello"}}});
   ASSERT_TRUE(p.ok()) << p.status().ToString();
@@ -225,13 +225,13 @@ TEST(ProcessTest, CapturesStdoutStderrAndExit) {
   EXPECT_EQ((*p)->StderrLines(), std::vector<std::string>{"err1"});
 }
 
-TEST(ProcessTest, NoLineBeforeExitIsAnError) {
+TEST(HarnessProcessTest, NoLineBeforeExitIsAnError) {
   auto p = PluginProcess::Launch({"/bin/sh", {"-c", "printf partial; exit 1"}, {}});
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE((*p)->WaitForFirstStdoutLine(5s).ok());
 }
 
-TEST(ProcessTest, KillReportsSignal) {
+TEST(HarnessProcessTest, KillReportsSignal) {
   auto p = PluginProcess::Launch({"/bin/sh", {"-c", "echo up; exec sleep 30"}, {}});
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE((*p)->WaitForFirstStdoutLine(5s).ok());
@@ -242,7 +242,7 @@ TEST(ProcessTest, KillReportsSignal) {
   EXPECT_EQ(exit->signal, SIGKILL);
 }
 
-TEST(ProcessTest, MissingBinaryFails) {
+TEST(HarnessProcessTest, MissingBinaryFails) {
   EXPECT_FALSE(PluginProcess::Launch({"/nonexistent/plugin", {}, {}}).ok());
 }
 
