@@ -142,6 +142,18 @@ Status CheckValue(std::string_view where, std::string_view value, std::string_vi
                                      "' (it could widen the grant)");
     }
   }
+  // No piece between '/' may be empty, "." or ".." (no climbing, no empty segment).
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t end = value.find('/', start);
+    if (end == std::string_view::npos) end = value.size();
+    std::string_view piece = value.substr(start, end - start);
+    if (piece.empty() || piece.find_first_not_of('.') == std::string_view::npos) {
+      return Status::InvalidArgument(std::string(where) +
+                                     ": value may not contain empty, \".\" or \"..\" path segments");
+    }
+    start = end + 1;
+  }
   return Status::Ok();
 }
 
