@@ -1,0 +1,75 @@
+// GrpcStorage and GrpcSystemView: the host's brokered pb.Storage / pb.SystemView
+// services as taskcred::logical::Storage / SystemView.
+//
+// One pair is built per backend instance over that instance's brokered
+// channel (no deadline, for background work); WithDeadline() returns cheap
+// copies bound to a request's deadline. In-band `err` strings become
+// kInternal, transport failures kUnavailable, deadline expiry
+// kDeadlineExceeded, each naming the operation. Thread-safe.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "logical/storage.h"
+#include "logical/system_view.h"
+#include "sdk/plugin/pb/backend.grpc.pb.h"
+
+namespace taskcred::runtime {
+
+using Deadline = std::optional<std::chrono::system_clock::time_point>;
+
+class GrpcStorage : public taskcred::logical::Storage {
+ public:
+  GrpcStorage(std::shared_ptr<::pb::Storage::StubInterface> stub, Deadline deadline)
+      : stub_(std::move(stub)), deadline_(deadline) {}
+  explicit GrpcStorage(const std::shared_ptr<grpc::Channel>& channel)
+      : stub_(::pb::Storage::NewStub(channel)) {}
+
+  std::shared_ptr<GrpcStorage> WithDeadline(Deadline deadline) const {
+    return std::make_shared<GrpcStorage>(stub_, deadline);
+  }
+
+  common::Result<std::vector<std::string>> List(std::string_view prefix) override;
+  common::Result<std::optional<taskcred::logical::StorageEntry>> Get(std::string_view key) override;
+  common::Status Put(const taskcred::logical::StorageEntry& entry) override;
+  common::Status Delete(std::string_view key) override;
+
+ private:
+  std::shared_ptr<::pb::Storage::StubInterface> stub_;
+  Deadline deadline_;
+};
+
+class GrpcSystemView : public taskcred::logical::SystemView {
+ public:
+  GrpcSystemView(std::shared_ptr<::pb::SystemView::StubInterface> stub, Deadline deadline)
+      : stub_(std::move(stub)), deadline_(deadline) {}
+  explicit GrpcSystemView(const std::shared_ptr<grpc::Channel>& channel)
+      : stub_(::pb::SystemView::NewStub(channel)) {}
+
+  std::shared_ptr<GrpcSystemView> WithDeadline(Deadline deadline) const {
+    return std::make_shared<GrpcSystemView>(stub_, deadline);
+  }
+
+  common::Result<std::chrono::seconds> DefaultLeaseTTL() override;
+  common::Result<std::chrono::seconds> MaxLeaseTTL() override;
+  common::Result<bool> Tainted() override;
+  common::Result<bool> CachingDisabled() override;
+  common::Result<bool> LocalMount() override;
+  common::Result<uint32_t> ReplicationState() override;
+  common::Result<std::optional<taskcred::logical::Entity>> EntityInfo(const std::string& entity_id) override;
+  common::Result<std::vector<taskcred::logical::Group>> GroupsForEntity(const std::string& entity_id) override;
+  common::Result<taskcred::logical::PluginEnvironment> PluginEnv() override;
+
+ private:
+  std::shared_ptr<::pb::SystemView::StubInterface> stub_;
+  Deadline deadline_;
+};
+
+// Maps a failed RPC status to a taskcred Status "<what>: <detail>".
+common::Status RpcError(const grpc::Status& status, std::string_view what);
+
+}  // namespace taskcred::runtime

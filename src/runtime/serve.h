@@ -1,0 +1,28 @@
+// Serve: the plugin process's main loop, as Vault/OpenBao expect it.
+//
+// Checks the magic cookie, negotiates the protocol version (5 or 4), sets up
+// transport security (AutoMTLS, legacy unwrap-token TLS or plaintext), serves
+// go-plugin's health/broker/controller/stdio services plus pb.Backend,
+// logical.PluginVersion and pluginutil.multiplexing.PluginMultiplexing on a
+// unix socket, prints the handshake line and runs until the host calls
+// Shutdown, sends SIGTERM or dies. Knows nothing of the engine: backends come
+// from `factory`, one instance per Setup (keyed by multiplex_id on v5).
+#pragma once
+
+#include <string>
+
+#include "logical/backend.h"
+
+namespace taskcred::runtime {
+
+struct ServeOptions {
+  std::string plugin_name = "taskcred";  // used in messages
+  std::string version;                   // semver reported by logical.PluginVersion ("" = none)
+  std::string logger_module = "taskcred";
+};
+
+// Returns the process exit code (0 after Shutdown/SIGTERM, 1 on start-up
+// failure or when run by hand). Call once, from main().
+int Serve(int argc, char** argv, taskcred::logical::BackendFactory factory, const ServeOptions& opts);
+
+}  // namespace taskcred::runtime
