@@ -37,3 +37,18 @@ std::string NewUuid() {
 }
 
 }  // namespace taskcred::crypto
+
+namespace taskcred::crypto {
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (dash_position ? c != '-' : !hex) return false;
+  }
+  return true;
+}
+
+}  // namespace taskcred::crypto

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace taskcred::crypto {
 
@@ -17,5 +18,8 @@ std::string RandomBytes(size_t n);
 std::string RandomToken(size_t n_bytes);
 // RFC 4122 version 4 UUID, lowercase, "xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx".
 std::string NewUuid();
+// True iff `s` is a UUID in canonical lowercase text form
+// (8-4-4-4-12 lowercase hex digits), any version: what NewUuid returns.
+bool IsUuid(std::string_view s);
 
 }  // namespace taskcred::crypto

@@ -142,26 +142,24 @@ TEST(CryptoRandom, BytesTokensAndUuids) {
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->size(), 32u);
 
-  // xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx, lowercase hex.
-  auto is_uuid = [](const std::string& id) {
-    if (id.size() != 36) return false;
-    for (size_t i = 0; i < id.size(); ++i) {
-      char c = id[i];
-      if (i == 8 || i == 13 || i == 18 || i == 23) {
-        if (c != '-') return false;
-      } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-        return false;
-      }
-    }
-    return id[14] == '4' && (id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b');
+  // Version 4, RFC 4122 variant.
+  auto is_uuid_v4 = [](const std::string& id) {
+    return IsUuid(id) && id[14] == '4' && std::string_view("89ab").find(id[19]) != std::string_view::npos;
   };
   std::set<std::string> ids;
   for (int i = 0; i < 100; ++i) {
     std::string id = NewUuid();
-    EXPECT_TRUE(is_uuid(id)) << id;
+    EXPECT_TRUE(is_uuid_v4(id)) << id;
     ids.insert(id);
   }
   EXPECT_EQ(ids.size(), 100u);
+
+  EXPECT_TRUE(IsUuid("00000000-0000-0000-0000-000000000000"));
+  for (const char* bad : {"", "0000000-0000-0000-0000-0000000000000", "00000000-0000-0000-0000-00000000000G",
+                          "00000000-0000-0000-0000-00000000000A", "00000000_0000-0000-0000-000000000000",
+                          "000000000-000-0000-0000-000000000000", "00000000-0000-0000-0000-0000000000000"}) {
+    EXPECT_FALSE(IsUuid(bad)) << bad;
+  }
 }
 
 }  // namespace
