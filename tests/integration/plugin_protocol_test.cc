@@ -132,6 +132,8 @@ struct LegacyCase {
   bool ca_via_env;
 };
 
+void PrintTo(const LegacyCase& c, std::ostream* os) { *os << c.name; }
+
 class IntegrationLegacyTlsTest : public ::testing::TestWithParam<LegacyCase> {};
 
 TEST_P(IntegrationLegacyTlsTest, UnwrapsAndServesMtls) {
@@ -161,6 +163,8 @@ struct LegacyFailure {
   LegacyOptions legacy;
   const char* log_needle;  // lower-case text the error log must contain
 };
+
+void PrintTo(const LegacyFailure& c, std::ostream* os) { *os << c.name; }
 
 class IntegrationLegacyFailureTest : public ::testing::TestWithParam<LegacyFailure> {};
 
@@ -202,6 +206,8 @@ struct VersionCase {
   TlsMode mode;
 };
 
+void PrintTo(const VersionCase& c, std::ostream* os) { *os << c.offered; }
+
 class IntegrationVersionTest : public ::testing::TestWithParam<VersionCase> {};
 
 TEST_P(IntegrationVersionTest, NegotiatesHighestCommon) {
@@ -228,6 +234,8 @@ struct CookieCase {
   const char* name;
   std::optional<std::string> cookie;
 };
+
+void PrintTo(const CookieCase& c, std::ostream* os) { *os << c.name; }
 
 class IntegrationCookieTest : public ::testing::TestWithParam<CookieCase> {};
 
@@ -399,20 +407,37 @@ struct ErrorCase {
   int http_status;
 };
 
-class IntegrationErrorKindTest : public ::testing::TestWithParam<ErrorCase> {};
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.kind; }
+
+// One plugin serves every error kind of the table.
+class IntegrationErrorKindTest : public ::testing::TestWithParam<ErrorCase> {
+ protected:
+  static void SetUpTestSuite() {
+    auto h = PluginHost::Start(Options(TlsMode::kAutoMtls));
+    if (!h.ok()) {
+      start_error_ = h.status().ToString();
+      return;
+    }
+    host_ = std::move(h).value();
+    auto m = host_->Setup({});
+    if (!m.ok()) {
+      start_error_ = m.status().ToString();
+      return;
+    }
+    mount_ = *m;
+  }
+  static void TearDownTestSuite() {
+    mount_ = nullptr;
+    host_.reset();
+  }
+  static inline std::unique_ptr<PluginHost> host_;
+  static inline Mount* mount_ = nullptr;
+  static inline std::string start_error_;
+};
 
 TEST_P(IntegrationErrorKindTest, MapsToVaultStatus) {
-  static std::unique_ptr<PluginHost> host;
-  static Mount* mount = nullptr;
-  if (!host) {
-    auto h = PluginHost::Start(Options(TlsMode::kAutoMtls));
-    ASSERT_TRUE(h.ok()) << h.status().ToString();
-    host = std::move(h).value();
-    auto m = host->Setup({});
-    ASSERT_TRUE(m.ok());
-    mount = *m;
-  }
-  auto r = mount->HandleRequest(Req("read", std::string("errors/") + GetParam().kind));
+  ASSERT_NE(mount_, nullptr) << start_error_;
+  auto r = mount_->HandleRequest(Req("read", std::string("errors/") + GetParam().kind));
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.http_status, GetParam().http_status) << r.reply.DebugString();
   if (r.reply.has_err()) {
@@ -421,6 +446,7 @@ TEST_P(IntegrationErrorKindTest, MapsToVaultStatus) {
   if (r.data.is_object() && r.data.contains("error")) {
     EXPECT_TRUE(r.data["error"].is_string());
   }
+  EXPECT_TRUE(host_->process().Running());
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, IntegrationErrorKindTest,
