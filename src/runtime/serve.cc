@@ -397,7 +397,7 @@ class VersionService final : public ::logical::PluginVersion::Service {
  public:
   explicit VersionService(ServerState& st) : st_(st) {}
   grpc::Status Version(grpc::ServerContext*, const ::logical::Empty*, ::logical::VersionReply* reply) override {
-    reply->set_plugin_version(st_.opts.version);
+    reply->set_plugin_version(st_.opts.version.empty() ? std::string(TASKCRED_RUNTIME_VERSION) : st_.opts.version);
     return grpc::Status::OK;
   }
 

@@ -17,7 +17,7 @@ namespace taskcred::runtime {
 
 struct ServeOptions {
   std::string plugin_name = "taskcred";  // used in messages
-  std::string version;                   // semver reported by logical.PluginVersion ("" = none)
+  std::string version;  // semver for logical.PluginVersion; "" = "v" + the CMake project version
   std::string logger_module = "taskcred";
 };
 
