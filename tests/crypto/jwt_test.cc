@@ -229,6 +229,16 @@ TEST(CryptoJwt, EveryTruncationIsRefused) {
   EXPECT_TRUE(DecodeAndVerifyJwt(token, jwks).ok());
 }
 
+TEST(CryptoJwt, DeepNestingIsHandledWithoutRecursionBlowUp) {
+  // ~5,000 levels fit under the size cap; parsing and freeing must cope.
+  std::string nested = "{\"alg\":\"EdDSA\",\"x\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
+  std::string token = Base64UrlEncode(nested) + "." + Base64UrlEncode("{}") + ".AAAA";
+  ASSERT_LE(token.size(), kMaxJwtBytes);
+  auto r = DecodeJwt(token);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->header["alg"], "EdDSA");
+}
+
 TEST(CryptoJwt, SizeCap) {
   auto key = SigningKey::Generate(Algorithm::kEdDSA);
   ASSERT_TRUE(key.ok());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -119,6 +120,20 @@ TEST_P(CryptoSigningKeyPerAlg, ConcurrentSigningIsSafe) {
 
 INSTANTIATE_TEST_SUITE_P(All, CryptoSigningKeyPerAlg, ::testing::ValuesIn(kAll),
                          [](const auto& p) { return std::string(AlgorithmName(p.param)); });
+
+TEST(CryptoSigningKey, CopiesShareTheKeyAndOutliveTheOriginal) {
+  std::optional<SigningKey> copy;
+  std::optional<PublicKey> pub;
+  {
+    auto key = SigningKey::Generate(Algorithm::kES256);
+    ASSERT_TRUE(key.ok());
+    copy = *key;
+    pub = key->public_key();
+  }
+  auto sig = copy->Sign("after");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(pub->Verify("after", *sig).ok());
+}
 
 TEST(CryptoSigningKey, Es256SignatureIsRaw64Bytes) {
   auto key = SigningKey::Generate(Algorithm::kES256);
