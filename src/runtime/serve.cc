@@ -73,20 +73,37 @@ std::string NewErrorId() {
   return buf;
 }
 
-// Runs `body`; any exception becomes INTERNAL with a logged id.
-template <typename F>
-grpc::Status Guard(ServerState& st, std::string_view rpc, F&& body) {
+// Runs `body`; any exception is logged with an id and handed to `on_error`
+// (which fills an in-band error and returns the gRPC status to send).
+template <typename F, typename E>
+grpc::Status Guard(ServerState& st, std::string_view rpc, F&& body, E&& on_error) {
+  std::string what = "unknown exception";
   try {
     return body();
   } catch (const std::exception& e) {
-    std::string id = NewErrorId();
-    st.logger.Error("internal error in RPC", {{"rpc", std::string(rpc)}, {"error_id", id}, {"what", e.what()}});
-    return grpc::Status(grpc::StatusCode::INTERNAL, "internal error in the plugin (error id " + id + ")");
+    what = e.what();
   } catch (...) {
-    std::string id = NewErrorId();
-    st.logger.Error("internal error in RPC", {{"rpc", std::string(rpc)}, {"error_id", id}});
-    return grpc::Status(grpc::StatusCode::INTERNAL, "internal error in the plugin (error id " + id + ")");
   }
+  std::string id = NewErrorId();
+  st.logger.Error("internal error in RPC", {{"rpc", std::string(rpc)}, {"error_id", id}, {"what", what}});
+  return on_error("internal error in the plugin (error id " + id + ")");
+}
+
+// As above; the exception becomes a gRPC INTERNAL status.
+template <typename F>
+grpc::Status Guard(ServerState& st, std::string_view rpc, F&& body) {
+  return Guard(st, rpc, std::forward<F>(body),
+               [](const std::string& msg) { return grpc::Status(grpc::StatusCode::INTERNAL, msg); });
+}
+
+// In-band variant for RPCs whose reply has a ProtoError `err`.
+template <typename Reply>
+auto InBandError(Reply* reply) {
+  return [reply](const std::string& msg) {
+    reply->Clear();
+    *reply->mutable_err() = EncodeProtoError(common::Status::Internal(msg));
+    return grpc::Status::OK;
+  };
 }
 
 std::shared_ptr<grpc::Channel> DialBroker(const ServerState& st, const ::plugin::ConnInfo& info) {
@@ -210,7 +227,7 @@ class BackendService final : public ::pb::Backend::Service {
       req->system_view = sv.get();
       EncodeHandlerResult(inst->backend->HandleRequest(*req), reply);
       return grpc::Status::OK;
-    });
+    }, InBandError(reply));
   }
 
   grpc::Status HandleExistenceCheck(grpc::ServerContext* ctx, const ::pb::HandleExistenceCheckArgs* args,
@@ -235,7 +252,7 @@ class BackendService final : public ::pb::Backend::Service {
         reply->set_exists(r->exists);
       }
       return grpc::Status::OK;
-    });
+    }, InBandError(reply));
   }
 
   grpc::Status SpecialPaths(grpc::ServerContext* ctx, const ::pb::Empty*, ::pb::SpecialPathsReply* reply) override {
@@ -267,7 +284,7 @@ class BackendService final : public ::pb::Backend::Service {
         *reply->mutable_err() = EncodeProtoError(s);
       }
       return grpc::Status::OK;
-    });
+    }, InBandError(reply));
   }
 
   grpc::Status InvalidateKey(grpc::ServerContext* ctx, const ::pb::InvalidateKeyArgs* args, ::pb::Empty*) override {

@@ -12,11 +12,17 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/encoding.h"
+#include "goplugin/grpc_broker.grpc.pb.h"
 #include "goplugin/grpc_controller.grpc.pb.h"
+#include "sdk/plugin/pb/backend.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "runtime/tls.h"
 
@@ -168,6 +174,122 @@ TEST(SmokeTest, AutoMtlsHandshakeHealthAndShutdown) {
   EXPECT_TRUE(controller->Shutdown(&sctx, e, &e).ok());
   EXPECT_EQ(WaitExit(c.pid, std::chrono::seconds(10)), 0);
   EXPECT_EQ(access(f[3].c_str(), F_OK), -1) << "socket left behind";
+  close(c.out);
+  close(c.err);
+}
+
+// The host side of the broker: an in-memory pb.Storage.
+class MemStorage final : public ::pb::Storage::Service {
+ public:
+  grpc::Status Get(grpc::ServerContext*, const ::pb::StorageGetArgs* a, ::pb::StorageGetReply* r) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto it = m_.find(a->key()); it != m_.end()) {
+      r->mutable_entry()->set_key(a->key());
+      r->mutable_entry()->set_value(it->second);
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status Put(grpc::ServerContext*, const ::pb::StoragePutArgs* a, ::pb::StoragePutReply*) override {
+    std::lock_guard<std::mutex> l(mu_);
+    m_[a->entry().key()] = a->entry().value();
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> m_;
+};
+
+TEST(SmokeTest, BrokeredSetupAndTenMiBValueRoundTrip) {
+  auto host = GenerateSelfSignedCert(KeyCurve::kP521);
+  ASSERT_TRUE(host.ok());
+  Child c = Spawn({"VAULT_BACKEND_PLUGIN=6669da05-b1c8-4f49-97d9-c8e5bed98e20", "PLUGIN_PROTOCOL_VERSIONS=5",
+                   "PLUGIN_CLIENT_CERT=" + host->cert_pem, "VAULT_PLUGIN_AUTOMTLS_ENABLED=true"});
+  std::string line = ReadLine(c.out, std::chrono::seconds(10));
+  auto f = Split(line.substr(0, line.find('\n')), '|');
+  ASSERT_EQ(f.size(), 6u) << line;
+  auto der = crypto::Base64Decode(f[5] + std::string((4 - f[5].size() % 4) % 4, '='));
+  ASSERT_TRUE(der.ok());
+  std::string plugin_pem = DerToPem(*der);
+
+  // Brokered host server: requires the plugin's cert, presents the host's.
+  MemStorage storage;
+  grpc::SslServerCredentialsOptions so(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  so.pem_root_certs = plugin_pem;
+  so.pem_key_cert_pairs.push_back({host->key_pem, host->cert_pem});
+  std::string broker_path = "/tmp/taskcred-broker-" + std::to_string(getpid());
+  grpc::ServerBuilder b;
+  b.AddListeningPort("unix:" + broker_path, grpc::SslServerCredentials(so));
+  b.SetMaxReceiveMessageSize(INT32_MAX);
+  b.SetMaxSendMessageSize(INT32_MAX);
+  b.RegisterService(&storage);
+  auto broker_server = b.BuildAndStart();
+  ASSERT_NE(broker_server, nullptr);
+
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = plugin_pem;
+  o.pem_private_key = host->key_pem;
+  o.pem_cert_chain = host->cert_pem;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  auto channel = grpc::CreateCustomChannel("unix:" + f[3], grpc::SslCredentials(o), args);
+
+  // Setup first, ConnInfo afterwards: the plugin must wait for it.
+  auto backend = ::pb::Backend::NewStub(channel);
+  ::pb::SetupReply setup_reply;
+  grpc::ClientContext setup_ctx;
+  setup_ctx.AddMetadata("multiplex_id", "mount00001");
+  ::pb::SetupArgs setup;
+  setup.set_broker_id(1);
+  (*setup.mutable_config())["plugin_name"] = "mock";
+  grpc::Status setup_status;
+  std::thread setup_thread([&] { setup_status = backend->Setup(&setup_ctx, setup, &setup_reply); });
+  auto broker = ::plugin::GRPCBroker::NewStub(channel);
+  grpc::ClientContext stream_ctx;
+  auto stream = broker->StartStream(&stream_ctx);
+  ::plugin::ConnInfo info;
+  info.set_service_id(1);
+  info.set_network("unix");
+  info.set_address(broker_path);
+  ASSERT_TRUE(stream->Write(info));
+  setup_thread.join();
+  ASSERT_TRUE(setup_status.ok()) << setup_status.error_message();
+  EXPECT_EQ(setup_reply.err(), "");
+
+  const std::string big(10 * 1024 * 1024, 'v');
+  auto call = [&](const std::string& op, const std::string& path, const std::string& data) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("multiplex_id", "mount00001");
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ::pb::HandleRequestArgs a;
+    a.mutable_request()->set_operation(op);
+    a.mutable_request()->set_path(path);
+    a.mutable_request()->set_data(data);
+    ::pb::HandleRequestReply r;
+    grpc::Status s = backend->HandleRequest(&ctx, a, &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return r;
+  };
+  auto w = call("update", "kv/big", nlohmann::json{{"value", big}}.dump());
+  EXPECT_FALSE(w.has_err()) << w.err().err_msg();
+  auto r = call("read", "kv/big", "null");
+  ASSERT_FALSE(r.has_err()) << r.err().err_msg();
+  auto data = nlohmann::json::parse(r.response().data());
+  EXPECT_EQ(data["value"].get<std::string>().size(), big.size());
+  auto e = call("read", "errors/permission_denied", "");
+  EXPECT_EQ(e.err().err_type(), 8u);
+  auto t = call("read", "errors/throw", "");
+  EXPECT_EQ(t.err().err_type(), 2u);
+  EXPECT_NE(t.err().err_msg().find("error id"), std::string::npos);
+
+  stream_ctx.TryCancel();
+  stream->Finish().ok();
+  kill(c.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(c.pid, std::chrono::seconds(10)), 0);
+  broker_server->Shutdown(std::chrono::system_clock::now());
+  unlink(broker_path.c_str());
   close(c.out);
   close(c.err);
 }
