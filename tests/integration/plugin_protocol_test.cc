@@ -454,7 +454,8 @@ INSTANTIATE_TEST_SUITE_P(Kinds, IntegrationErrorKindTest,
                                            ErrorCase{"unsupported_operation", 405},
                                            ErrorCase{"unsupported_path", 404}, ErrorCase{"invalid_request", 400},
                                            ErrorCase{"coded", 409}, ErrorCase{"unrecoverable", 500},
-                                           ErrorCase{"internal", 500}),
+                                           ErrorCase{"internal", 500}, ErrorCase{"unavailable", 500},
+                                           ErrorCase{"deadline_exceeded", 500}, ErrorCase{"throw", 500}),
                          [](const auto& tpi) { return std::string(tpi.param.kind); });
 
 TEST(IntegrationBackendTest, TwoMultiplexedMountsAreIsolated) {
