@@ -54,6 +54,14 @@ common::Result<std::unique_ptr<framework::Backend>> NewBackend(const logical::Ba
   spec.special_paths.seal_wrap_storage = {std::string(kKeysPrefix)};
   spec.type = logical::BackendType::kLogical;
   spec.periodic = [s](logical::Request& req) { return s->Periodic(*req.storage); };
+  // Create the key ring on the active node at mount time, so unauthenticated
+  // JWKS reads (which may land on a standby) find it; creation stays lazy too.
+  spec.initialize = [s](logical::Storage& storage, logical::SystemView&) -> common::Status {
+    TC_ASSIGN_OR_RETURN(ConfigEntry current, s->config.Get(storage));
+    TC_ASSIGN_OR_RETURN(ActiveKey key, s->keys.ActiveSigningKey(storage, current));
+    (void)key;
+    return common::Status::Ok();
+  };
   spec.invalidate = [s](std::string_view key) { s->Invalidate(key); };
   spec.clean = [s] {
     s->config.Invalidate();

@@ -33,6 +33,9 @@ inline constexpr std::string_view kFieldCredential = "credential";
 inline constexpr std::string_view kFieldTaskId = "task_id";
 inline constexpr std::string_view kFieldExpiresAt = "expires_at";
 
+// tasks
+inline constexpr std::string_view kFieldIncludeEnded = "include_ended";
+
 // introspect / release
 inline constexpr std::string_view kFieldToken = "token";
 inline constexpr std::string_view kFieldResource = "resource";

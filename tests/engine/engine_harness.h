@@ -99,8 +99,8 @@ class EngineHarness {
     auto req = NewRequest(logical::Operation::kDelete, path);
     return Handle(req);
   }
-  logical::HandlerResult List(const std::string& path) {
-    auto req = NewRequest(logical::Operation::kList, path);
+  logical::HandlerResult List(const std::string& path, nlohmann::json data = nlohmann::json::object()) {
+    auto req = NewRequest(logical::Operation::kList, path, std::move(data));
     return Handle(req);
   }
   logical::HandlerResult Renew(const logical::Secret& secret,

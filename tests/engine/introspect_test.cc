@@ -267,6 +267,20 @@ TEST_F(IntrospectTest, JwtLeasesAreNotRenewable) {
   ExpectInvalid(h_.Renew(*resp.secret), "not renewable");
 }
 
+TEST_F(IntrospectTest, TasksListShowsLiveRunsUnlessAskedForEndedOnes) {
+  json live = Issue(h_, "creds/jwt").data;
+  logical::Response revoked = Issue(h_, "creds/jwt");
+  ASSERT_TRUE(h_.Revoke(*revoked.secret).ok());
+  auto r = h_.List("tasks/");
+  json data = DataOf(r);
+  EXPECT_EQ(data["keys"], json({live["task_id"]}));
+  EXPECT_EQ(data["key_info"][live["task_id"].get<std::string>()]["role"], "jwt");
+  EXPECT_EQ(data["key_info"][live["task_id"].get<std::string>()]["expires_at"], live["expires_at"]);
+  EXPECT_EQ(ListKeys(h_, "tasks/", {{"include_ended", true}}).size(), 2u);
+  h_.Advance(600);
+  EXPECT_EQ(ListKeys(h_, "tasks/"), json::array());
+}
+
 TEST_F(IntrospectTest, TasksShowRunsWithoutCredentialOrHash) {
   json d = Issue(h_, "creds/opaque").data;
   std::string id = d["task_id"];

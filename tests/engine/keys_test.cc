@@ -147,6 +147,15 @@ TEST_F(KeysTest, JwksAndDiscoveryAreRawJsonWithCacheControl) {
   EXPECT_EQ(discovery["jwks_uri"], "https://vault.example.com/v1/taskcred/.well-known/jwks.json");
 }
 
+TEST_F(KeysTest, InitializeCreatesTheRingOnTheActiveNode) {
+  EXPECT_FALSE(h_.storage().Get("keys/ring")->has_value());
+  ASSERT_TRUE(h_.backend().Initialize(h_.storage(), h_.system_view()).ok());
+  EXPECT_TRUE(h_.storage().Get("keys/ring")->has_value());
+  json jwks = h_.Jwks();
+  ASSERT_TRUE(h_.backend().Initialize(h_.storage(), h_.system_view()).ok());  // idempotent
+  EXPECT_EQ(h_.Jwks(), jwks);
+}
+
 TEST_F(KeysTest, KeysAreSealWrappedAndJwksIsUnauthenticated) {
   logical::Paths special = h_.backend().SpecialPaths();
   EXPECT_THAT(special.seal_wrap_storage, ::testing::Contains("keys/"));

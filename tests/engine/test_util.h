@@ -26,8 +26,9 @@ inline nlohmann::json DataOf(const logical::HandlerResult& r) {
 }
 
 // The keys of a list response ([] when the list is empty or absent).
-inline nlohmann::json ListKeys(EngineHarness& h, const std::string& path) {
-  nlohmann::json data = DataOf(h.List(path));
+inline nlohmann::json ListKeys(EngineHarness& h, const std::string& path,
+                               nlohmann::json query = nlohmann::json::object()) {
+  nlohmann::json data = DataOf(h.List(path, std::move(query)));
   return data.contains("keys") && data["keys"].is_array() ? data["keys"] : nlohmann::json::array();
 }
 
