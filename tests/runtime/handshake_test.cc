@@ -1,4 +1,5 @@
 #include "runtime/handshake.h"
+#include "runtime/test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -7,13 +8,7 @@
 namespace taskcred::runtime {
 namespace {
 
-EnvGetter FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using test::FakeEnv;
 
 TEST(HandshakeTest, NegotiateVersionTable) {
   struct Case {

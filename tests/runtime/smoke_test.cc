@@ -1,335 +1,295 @@
-// Launches taskcred-mock-plugin the way a host does and checks the handshake,
-// an AutoMTLS health check with a P-521 host certificate, Shutdown, and the
-// refusal to run without the magic cookie.
-#include <fcntl.h>
-#include <grpcpp/grpcpp.h>
+// Launches taskcred-mock-plugin the way hosts do and checks: the handshake in
+// each TLS mode (AutoMTLS with a P-521 host cert, legacy unwrap-token TLS,
+// plaintext), health, brokered Setup + a 10 MiB kv round trip, two
+// multiplexed mounts kept apart, Version/Cleanup, Shutdown/SIGTERM, and the
+// refusals (no cookie, PLUGIN_MULTIPLEX_GRPC).
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <string>
-#include <thread>
-#include <vector>
 
-#include "crypto/encoding.h"
 #include "goplugin/grpc_broker.grpc.pb.h"
 #include "goplugin/grpc_controller.grpc.pb.h"
-#include "sdk/plugin/pb/backend.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "runtime/tls.h"
+#include "runtime/test_support.h"
+#include "sdk/helper/pluginutil/multiplexing.grpc.pb.h"
+#include "sdk/logical/version.grpc.pb.h"
+#include "sdk/plugin/pb/backend.grpc.pb.h"
 
-namespace taskcred::runtime {
+namespace taskcred::test {
 namespace {
 
-struct Child {
-  pid_t pid = -1;
-  int out = -1, err = -1;
-};
+using runtime::GeneratedCert;
+using runtime::GenerateSelfSignedCert;
+using runtime::KeyCurve;
 
-Child Spawn(const std::vector<std::string>& env) {
-  int out[2], err[2];
-  EXPECT_EQ(pipe(out), 0);
-  EXPECT_EQ(pipe(err), 0);
-  Child c;
-  c.pid = fork();
-  if (c.pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close(out[0]);
-    close(err[0]);
-    std::vector<char*> envp;
-    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-    char* argv[] = {const_cast<char*>(TASKCRED_MOCK_PLUGIN_BIN), nullptr};
-    execve(argv[0], argv, envp.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  c.out = out[0];
-  c.err = err[0];
-  return c;
-}
+const std::string kCookie = "VAULT_BACKEND_PLUGIN=6669da05-b1c8-4f49-97d9-c8e5bed98e20";
+const std::string kBinary = TASKCRED_MOCK_PLUGIN_BIN;
 
-// Reads from `fd` until a newline (or EOF / timeout).
-std::string ReadLine(int fd, std::chrono::milliseconds timeout) {
-  std::string line;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (line.find('\n') == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[4096];
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
-  }
-  return line;
-}
-
-std::string ReadAll(int fd) {
-  std::string s;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) s.append(buf, static_cast<size_t>(n));
-  return s;
-}
-
-int WaitExit(pid_t pid, std::chrono::seconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    usleep(10000);  // polling a child's exit: no pidfd in this test helper
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
-}
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      out.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-std::string DerToPem(const std::string& der) {
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-  if (x == nullptr) return "";
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(b, x);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string pem(data, static_cast<size_t>(n));
-  BIO_free(b);
-  X509_free(x);
-  return pem;
-}
-
-TEST(SmokeTest, AutoMtlsHandshakeHealthAndShutdown) {
-  auto host = GenerateSelfSignedCert(KeyCurve::kP521);
-  ASSERT_TRUE(host.ok());
-  Child c = Spawn({"VAULT_BACKEND_PLUGIN=6669da05-b1c8-4f49-97d9-c8e5bed98e20", "PLUGIN_PROTOCOL_VERSIONS=5",
-                   "PLUGIN_CLIENT_CERT=" + host->cert_pem, "VAULT_PLUGIN_AUTOMTLS_ENABLED=true",
-                   "VAULT_PLUGIN_METADATA_MODE=false", "TMPDIR=/tmp"});
-  ASSERT_GT(c.pid, 0);
-  std::string line = ReadLine(c.out, std::chrono::seconds(10));
-  ASSERT_FALSE(line.empty()) << "no handshake line";
-  ASSERT_EQ(line.back(), '\n');
-  line.pop_back();
-  auto f = Split(line, '|');
-  ASSERT_EQ(f.size(), 6u) << line;
-  EXPECT_EQ(f[0], "1");
-  EXPECT_EQ(f[1], "5");
-  EXPECT_EQ(f[2], "unix");
-  EXPECT_EQ(f[3].rfind("/tmp/plugin", 0), 0u) << f[3];
-  EXPECT_EQ(f[4], "grpc");
-  EXPECT_GT(f[5].size(), 50u);
-  EXPECT_EQ(f[5].find('='), std::string::npos);
-  std::string padded = f[5] + std::string((4 - f[5].size() % 4) % 4, '=');
-  auto der = crypto::Base64Decode(padded);
-  ASSERT_TRUE(der.ok());
-  std::string plugin_pem = DerToPem(*der);
-  ASSERT_FALSE(plugin_pem.empty());
-
-  // mTLS with the P-521 host identity, verifying the plugin as "localhost".
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = plugin_pem;
-  o.pem_private_key = host->key_pem;
-  o.pem_cert_chain = host->cert_pem;
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  auto channel = grpc::CreateCustomChannel("unix:" + f[3], grpc::SslCredentials(o), args);
-  auto health = grpc::health::v1::Health::NewStub(channel);
+grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& ch) {
+  auto health = grpc::health::v1::Health::NewStub(ch);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::health::v1::HealthCheckRequest req;
   req.set_service("plugin");
   grpc::health::v1::HealthCheckResponse rep;
   grpc::Status s = health->Check(&ctx, req, &rep);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(rep.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  if (s.ok() && rep.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return grpc::Status(grpc::StatusCode::UNKNOWN, "not SERVING");
+  }
+  return s;
+}
 
-  auto controller = ::plugin::GRPCController::NewStub(channel);
+// Drives pb.Backend on one plugin connection, as a host does.
+class Host {
+ public:
+  explicit Host(std::shared_ptr<grpc::Channel> ch)
+      : channel_(std::move(ch)),
+        backend_(::pb::Backend::NewStub(channel_)),
+        broker_(::plugin::GRPCBroker::NewStub(channel_)) {
+    stream_ = broker_->StartStream(&stream_ctx_);
+  }
+  ~Host() {
+    stream_ctx_.TryCancel();
+    (void)stream_->Finish();
+  }
+
+  // Setup for `mux` with broker id `id`; the ConnInfo is sent after Setup started.
+  ::pb::SetupReply Setup(const std::string& mux, uint32_t id, const std::string& broker_path) {
+    ::pb::SetupReply reply;
+    grpc::Status status;
+    std::thread t([&] {
+      grpc::ClientContext ctx;
+      Prepare(ctx, mux);
+      ::pb::SetupArgs a;
+      a.set_broker_id(id);
+      (*a.mutable_config())["plugin_name"] = "mock";
+      status = backend_->Setup(&ctx, a, &reply);
+    });
+    ::plugin::ConnInfo info;
+    info.set_service_id(id);
+    info.set_network("unix");
+    info.set_address(broker_path);
+    EXPECT_TRUE(stream_->Write(info));
+    t.join();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return reply;
+  }
+
+  ::pb::HandleRequestReply Request(const std::string& mux, const std::string& op, const std::string& path,
+                                   const nlohmann::json& data = nullptr, grpc::Status* status = nullptr) {
+    grpc::ClientContext ctx;
+    Prepare(ctx, mux);
+    ::pb::HandleRequestArgs a;
+    a.mutable_request()->set_operation(op);
+    a.mutable_request()->set_path(path);
+    a.mutable_request()->set_data(data.dump());
+    ::pb::HandleRequestReply r;
+    grpc::Status s = backend_->HandleRequest(&ctx, a, &r);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return r;
+  }
+
+  grpc::Status Cleanup(const std::string& mux) {
+    grpc::ClientContext ctx;
+    Prepare(ctx, mux);
+    ::pb::Empty e;
+    return backend_->Cleanup(&ctx, e, &e);
+  }
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+ private:
+  static void Prepare(grpc::ClientContext& ctx, const std::string& mux) {
+    if (!mux.empty()) ctx.AddMetadata("multiplex_id", mux);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<::pb::Backend::Stub> backend_;
+  std::unique_ptr<::plugin::GRPCBroker::Stub> broker_;
+  grpc::ClientContext stream_ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<::plugin::ConnInfo, ::plugin::ConnInfo>> stream_;
+};
+
+TEST(SmokeTest, AutoMtlsHandshakeHealthAndShutdown) {
+  auto host = GenerateSelfSignedCert(KeyCurve::kP521);
+  ASSERT_TRUE(host.ok());
+  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=5", "PLUGIN_CLIENT_CERT=" + host->cert_pem,
+                           "VAULT_PLUGIN_AUTOMTLS_ENABLED=true", "VAULT_PLUGIN_METADATA_MODE=false", "TMPDIR=/tmp"});
+  ASSERT_TRUE(c);
+  Handshake h = ReadHandshake(c->out);
+  ASSERT_EQ(h.fields.size(), 6u);
+  EXPECT_EQ(h.fields[0], "1");
+  EXPECT_EQ(h.fields[1], "5");
+  EXPECT_EQ(h.fields[2], "unix");
+  EXPECT_EQ(h.fields[3].rfind("/tmp/plugin", 0), 0u) << h.fields[3];
+  EXPECT_EQ(h.fields[4], "grpc");
+  EXPECT_GT(h.fields[5].size(), 50u);
+  EXPECT_EQ(h.fields[5].find('='), std::string::npos);
+  ASSERT_FALSE(h.plugin_cert_pem.empty());
+
+  auto ch = PluginChannel(h.fields[3], &*host, h.plugin_cert_pem, "localhost");
+  grpc::Status s = HealthCheck(ch);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // A client without the host's certificate is refused.
+  auto stranger = GenerateSelfSignedCert(KeyCurve::kP256);
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_FALSE(HealthCheck(PluginChannel(h.fields[3], &*stranger, h.plugin_cert_pem, "localhost")).ok());
+
+  auto controller = ::plugin::GRPCController::NewStub(ch);
   grpc::ClientContext sctx;
   sctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   ::plugin::Empty e;
   EXPECT_TRUE(controller->Shutdown(&sctx, e, &e).ok());
-  EXPECT_EQ(WaitExit(c.pid, std::chrono::seconds(10)), 0);
-  EXPECT_EQ(access(f[3].c_str(), F_OK), -1) << "socket left behind";
-  close(c.out);
-  close(c.err);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
+  EXPECT_EQ(access(h.fields[3].c_str(), F_OK), -1) << "socket left behind";
 }
 
-// The host side of the broker: an in-memory pb.Storage.
-class MemStorage final : public ::pb::Storage::Service {
- public:
-  grpc::Status Get(grpc::ServerContext*, const ::pb::StorageGetArgs* a, ::pb::StorageGetReply* r) override {
-    std::lock_guard<std::mutex> l(mu_);
-    if (auto it = m_.find(a->key()); it != m_.end()) {
-      r->mutable_entry()->set_key(a->key());
-      r->mutable_entry()->set_value(it->second);
-    }
-    return grpc::Status::OK;
-  }
-  grpc::Status Put(grpc::ServerContext*, const ::pb::StoragePutArgs* a, ::pb::StoragePutReply*) override {
-    std::lock_guard<std::mutex> l(mu_);
-    m_[a->entry().key()] = a->entry().value();
-    return grpc::Status::OK;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> m_;
-};
-
-TEST(SmokeTest, BrokeredSetupAndTenMiBValueRoundTrip) {
+TEST(SmokeTest, BrokeredSetupTenMiBAndMultiplexedIsolation) {
   auto host = GenerateSelfSignedCert(KeyCurve::kP521);
   ASSERT_TRUE(host.ok());
-  Child c = Spawn({"VAULT_BACKEND_PLUGIN=6669da05-b1c8-4f49-97d9-c8e5bed98e20", "PLUGIN_PROTOCOL_VERSIONS=5",
-                   "PLUGIN_CLIENT_CERT=" + host->cert_pem, "VAULT_PLUGIN_AUTOMTLS_ENABLED=true"});
-  std::string line = ReadLine(c.out, std::chrono::seconds(10));
-  auto f = Split(line.substr(0, line.find('\n')), '|');
-  ASSERT_EQ(f.size(), 6u) << line;
-  auto der = crypto::Base64Decode(f[5] + std::string((4 - f[5].size() % 4) % 4, '='));
-  ASSERT_TRUE(der.ok());
-  std::string plugin_pem = DerToPem(*der);
+  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=5", "PLUGIN_CLIENT_CERT=" + host->cert_pem,
+                           "VAULT_PLUGIN_AUTOMTLS_ENABLED=true"});
+  Handshake h = ReadHandshake(c->out);
+  ASSERT_EQ(h.fields.size(), 6u);
+  Host bao(PluginChannel(h.fields[3], &*host, h.plugin_cert_pem, "localhost"));
 
-  // Brokered host server: requires the plugin's cert, presents the host's.
-  MemStorage storage;
-  grpc::SslServerCredentialsOptions so(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  so.pem_root_certs = plugin_pem;
-  so.pem_key_cert_pairs.push_back({host->key_pem, host->cert_pem});
-  std::string broker_path = "/tmp/taskcred-broker-" + std::to_string(getpid());
-  grpc::ServerBuilder b;
-  b.AddListeningPort("unix:" + broker_path, grpc::SslServerCredentials(so));
-  b.SetMaxReceiveMessageSize(INT32_MAX);
-  b.SetMaxSendMessageSize(INT32_MAX);
-  b.RegisterService(&storage);
-  auto broker_server = b.BuildAndStart();
-  ASSERT_NE(broker_server, nullptr);
+  // Version answers before any Setup; multiplexing is offered on v5.
+  auto version = ::logical::PluginVersion::NewStub(bao.channel());
+  grpc::ClientContext vctx;
+  ::logical::Empty ve;
+  ::logical::VersionReply vr;
+  ASSERT_TRUE(version->Version(&vctx, ve, &vr).ok());
+  EXPECT_EQ(vr.plugin_version().rfind("v", 0), 0u);
+  auto mux = ::pluginutil::multiplexing::PluginMultiplexing::NewStub(bao.channel());
+  grpc::ClientContext mctx;
+  ::pluginutil::multiplexing::MultiplexingSupportRequest mreq;
+  ::pluginutil::multiplexing::MultiplexingSupportResponse mrep;
+  ASSERT_TRUE(mux->MultiplexingSupport(&mctx, mreq, &mrep).ok());
+  EXPECT_TRUE(mrep.supported());
 
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = plugin_pem;
-  o.pem_private_key = host->key_pem;
-  o.pem_cert_chain = host->cert_pem;
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  args.SetMaxReceiveMessageSize(-1);
-  args.SetMaxSendMessageSize(-1);
-  auto channel = grpc::CreateCustomChannel("unix:" + f[3], grpc::SslCredentials(o), args);
-
-  // Setup first, ConnInfo afterwards: the plugin must wait for it.
-  auto backend = ::pb::Backend::NewStub(channel);
-  ::pb::SetupReply setup_reply;
-  grpc::ClientContext setup_ctx;
-  setup_ctx.AddMetadata("multiplex_id", "mount00001");
-  ::pb::SetupArgs setup;
-  setup.set_broker_id(1);
-  (*setup.mutable_config())["plugin_name"] = "mock";
-  grpc::Status setup_status;
-  std::thread setup_thread([&] { setup_status = backend->Setup(&setup_ctx, setup, &setup_reply); });
-  auto broker = ::plugin::GRPCBroker::NewStub(channel);
-  grpc::ClientContext stream_ctx;
-  auto stream = broker->StartStream(&stream_ctx);
-  ::plugin::ConnInfo info;
-  info.set_service_id(1);
-  info.set_network("unix");
-  info.set_address(broker_path);
-  ASSERT_TRUE(stream->Write(info));
-  setup_thread.join();
-  ASSERT_TRUE(setup_status.ok()) << setup_status.error_message();
-  EXPECT_EQ(setup_reply.err(), "");
+  MemStorage storage_a, storage_b;
+  BrokerEndpoint broker_a(&storage_a, &*host, h.plugin_cert_pem);
+  BrokerEndpoint broker_b(&storage_b, &*host, h.plugin_cert_pem);
+  ASSERT_TRUE(broker_a.ok() && broker_b.ok());
+  EXPECT_EQ(bao.Setup("mountAAAAA", 1, broker_a.path()).err(), "");
+  EXPECT_EQ(bao.Setup("mountBBBBB", 2, broker_b.path()).err(), "");
 
   const std::string big(10 * 1024 * 1024, 'v');
-  auto call = [&](const std::string& op, const std::string& path, const std::string& data) {
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("multiplex_id", "mount00001");
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    ::pb::HandleRequestArgs a;
-    a.mutable_request()->set_operation(op);
-    a.mutable_request()->set_path(path);
-    a.mutable_request()->set_data(data);
-    ::pb::HandleRequestReply r;
-    grpc::Status s = backend->HandleRequest(&ctx, a, &r);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return r;
-  };
-  auto w = call("update", "kv/big", nlohmann::json{{"value", big}}.dump());
+  auto w = bao.Request("mountAAAAA", "update", "kv/big", {{"value", big}});
   EXPECT_FALSE(w.has_err()) << w.err().err_msg();
-  auto r = call("read", "kv/big", "null");
+  auto r = bao.Request("mountAAAAA", "read", "kv/big");
   ASSERT_FALSE(r.has_err()) << r.err().err_msg();
-  auto data = nlohmann::json::parse(r.response().data());
-  EXPECT_EQ(data["value"].get<std::string>().size(), big.size());
-  auto e = call("read", "errors/permission_denied", "");
-  EXPECT_EQ(e.err().err_type(), 8u);
-  auto t = call("read", "errors/throw", "");
-  EXPECT_EQ(t.err().err_type(), 2u);
-  EXPECT_NE(t.err().err_msg().find("error id"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(r.response().data())["value"].get<std::string>().size(), big.size());
+  EXPECT_EQ(storage_a.size(), 1u);
+  EXPECT_EQ(storage_b.size(), 0u);
+  auto other = bao.Request("mountBBBBB", "read", "kv/big");
+  EXPECT_FALSE(other.has_err());
+  EXPECT_FALSE(other.has_response()) << "mount B must not see mount A's storage";
 
-  stream_ctx.TryCancel();
-  stream->Finish().ok();
-  kill(c.pid, SIGTERM);
-  EXPECT_EQ(WaitExit(c.pid, std::chrono::seconds(10)), 0);
-  broker_server->Shutdown(std::chrono::system_clock::now());
-  unlink(broker_path.c_str());
-  close(c.out);
-  close(c.err);
+  auto denied = bao.Request("mountAAAAA", "read", "errors/permission_denied");
+  EXPECT_EQ(denied.err().err_type(), 8u);
+  auto thrown = bao.Request("mountAAAAA", "read", "errors/throw");
+  EXPECT_EQ(thrown.err().err_type(), 2u);
+  EXPECT_NE(thrown.err().err_msg().find("error id"), std::string::npos);
+
+  ASSERT_TRUE(bao.Cleanup("mountAAAAA").ok());
+  grpc::Status gone;
+  bao.Request("mountAAAAA", "read", "kv/big", nullptr, &gone);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "no instance after Cleanup";
+  EXPECT_NE(gone.error_message().find("mountAAAAA"), std::string::npos);
+  EXPECT_FALSE(bao.Request("mountBBBBB", "read", "kv/none").has_err());
+
+  kill(c->pid, SIGTERM);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
 }
 
-TEST(SmokeTest, PlaintextV4AndSigterm) {
-  Child c = Spawn({"VAULT_BACKEND_PLUGIN=6669da05-b1c8-4f49-97d9-c8e5bed98e20", "PLUGIN_PROTOCOL_VERSIONS=4,3",
-                   "VAULT_PLUGIN_METADATA_MODE=true"});
-  std::string line = ReadLine(c.out, std::chrono::seconds(10));
-  auto f = Split(line.substr(0, line.find('\n')), '|');
-  ASSERT_EQ(f.size(), 6u) << line;
-  EXPECT_EQ(f[1], "4");
-  EXPECT_EQ(f[5], "");  // no cert outside AutoMTLS
-  kill(c.pid, SIGINT);  // ignored
-  kill(c.pid, SIGTERM);
-  EXPECT_EQ(WaitExit(c.pid, std::chrono::seconds(10)), 0);
-  close(c.out);
-  close(c.err);
+TEST(SmokeTest, LegacyUnwrapTokenTls) {
+  const std::string uuid = "0f7d1c2e-5b6a-4c3d-9e8f-a1b2c3d4e5f6";
+  LegacyIdentity id = MakeLegacyIdentity(uuid);
+  OneShotApi api(200, UnwrapResponseBody(id), nullptr);
+  std::string token = UnwrapJwt("http://127.0.0.1:" + std::to_string(api.port()));
+  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=3,4", "VAULT_PLUGIN_METADATA_MODE=false",
+                           "VAULT_UNWRAP_TOKEN=" + token});
+  Handshake h = ReadHandshake(c->out);
+  ASSERT_EQ(h.fields.size(), 6u) << ReadAll(c->err);
+  EXPECT_EQ(h.fields[1], "4");
+  EXPECT_EQ(h.fields[5], "") << "no cert field outside AutoMTLS";
+  EXPECT_EQ(api.seen().token, token);
+
+  // The host presents the same wrapped identity and checks the plugin as the UUID CN.
+  Host vault(PluginChannel(h.fields[3], &id.cert, id.cert.cert_pem, uuid));
+  grpc::Status s = HealthCheck(vault.channel());
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  MemStorage storage;
+  BrokerEndpoint broker(&storage, &id.cert, id.cert.cert_pem);
+  ASSERT_TRUE(broker.ok());
+  EXPECT_EQ(vault.Setup("", 1, broker.path()).err(), "");
+  auto w = vault.Request("", "update", "kv/x", {{"v", 1}});
+  EXPECT_FALSE(w.has_err()) << w.err().err_msg();
+  EXPECT_EQ(storage.size(), 1u);
+
+  kill(c->pid, SIGTERM);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
+}
+
+TEST(SmokeTest, LegacyWithoutApiAddrFailsClearly) {
+  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4", "VAULT_UNWRAP_TOKEN=" + UnwrapJwt("")});
+  std::string out = ReadAll(c->out);
+  std::string err = ReadAll(c->err);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 1);
+  EXPECT_EQ(out, "");
+  EXPECT_NE(err.find("set api_addr on the Vault server"), std::string::npos) << err;
+}
+
+TEST(SmokeTest, PlaintextMetadataModeV4AndSigterm) {
+  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4,3", "VAULT_PLUGIN_METADATA_MODE=true"});
+  Handshake h = ReadHandshake(c->out);
+  ASSERT_EQ(h.fields.size(), 6u);
+  EXPECT_EQ(h.fields[1], "4");
+  EXPECT_EQ(h.fields[5], "");
+  // Type and SpecialPaths answer without Setup (and without storage).
+  auto backend = ::pb::Backend::NewStub(PluginChannel(h.fields[3], nullptr, "", ""));
+  grpc::ClientContext tctx;
+  ::pb::Empty e;
+  ::pb::TypeReply type;
+  ASSERT_TRUE(backend->Type(&tctx, e, &type).ok());
+  EXPECT_EQ(type.type(), 1u);
+  grpc::ClientContext pctx;
+  ::pb::SpecialPathsReply paths;
+  ASSERT_TRUE(backend->SpecialPaths(&pctx, e, &paths).ok());
+  EXPECT_EQ(paths.paths().root(0), "root/*");
+
+  kill(c->pid, SIGINT);  // ignored
+  kill(c->pid, SIGTERM);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
 }
 
 TEST(SmokeTest, WithoutCookieExitsOneWithMessage) {
-  Child c = Spawn({"PLUGIN_PROTOCOL_VERSIONS=5"});
-  std::string out = ReadAll(c.out);
-  std::string err = ReadAll(c.err);
-  EXPECT_EQ(WaitExit(c.pid, std::chrono::seconds(10)), 1);
+  auto c = Spawn(kBinary, {"PLUGIN_PROTOCOL_VERSIONS=5"});
+  std::string out = ReadAll(c->out);
+  std::string err = ReadAll(c->err);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 1);
   EXPECT_EQ(out, "");
   EXPECT_NE(err.find("This binary is a plugin"), std::string::npos) << err;
-  close(c.out);
-  close(c.err);
 }
 
 TEST(SmokeTest, MultiplexedBrokerRequestIsRefusedLoudly) {
-  Child c = Spawn({"VAULT_BACKEND_PLUGIN=6669da05-b1c8-4f49-97d9-c8e5bed98e20", "PLUGIN_PROTOCOL_VERSIONS=5",
-                   "PLUGIN_MULTIPLEX_GRPC=true"});
-  std::string out = ReadAll(c.out);
-  std::string err = ReadAll(c.err);
-  EXPECT_EQ(WaitExit(c.pid, std::chrono::seconds(10)), 1);
+  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=5", "PLUGIN_MULTIPLEX_GRPC=true"});
+  std::string out = ReadAll(c->out);
+  std::string err = ReadAll(c->err);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 1);
   EXPECT_EQ(out, "");
   EXPECT_NE(err.find("PLUGIN_MULTIPLEX_GRPC"), std::string::npos) << err;
   EXPECT_NE(err.find("\"@level\":\"error\""), std::string::npos) << err;
 }
 
 }  // namespace
-}  // namespace taskcred::runtime
+}  // namespace taskcred::test

@@ -1,3 +1,4 @@
+#include "runtime/test_support.h"
 #include "runtime/tls.h"
 
 #include <gtest/gtest.h>
@@ -18,13 +19,7 @@ namespace {
 
 using common::ErrorKind;
 
-EnvGetter FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using test::FakeEnv;
 
 X509* ParseDer(const std::string& der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
@@ -193,30 +188,9 @@ TEST(TlsModeTest, MirrorsTheGoSdk) {
   }
 }
 
-// A Vault-style legacy identity: P-521 key (SEC1 DER) + cert with CN=uuid.
 std::pair<std::string, std::string> LegacyCertAndKeyDer(const std::string& cn) {
-  EVP_PKEY* key = EVP_EC_gen("P-521");
-  X509* x = X509_new();
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
-  X509_gmtime_adj(X509_getm_notBefore(x), -30);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x, X509_get_subject_name(x));
-  X509_set_pubkey(x, key);
-  X509_sign(x, key, EVP_sha512());
-  unsigned char* c = nullptr;
-  int cn_len = i2d_X509(x, &c);
-  std::string cert(reinterpret_cast<char*>(c), static_cast<size_t>(cn_len));
-  OPENSSL_free(c);
-  unsigned char* k = nullptr;
-  int kn = i2d_PrivateKey(key, &k);  // type-specific = SEC1 for EC
-  std::string sec1(reinterpret_cast<char*>(k), static_cast<size_t>(kn));
-  OPENSSL_free(k);
-  X509_free(x);
-  EVP_PKEY_free(key);
-  return {cert, sec1};
+  test::LegacyIdentity id = test::MakeLegacyIdentity(cn);
+  return {id.cert.cert_der, id.sec1_key_der};
 }
 
 TEST(UnwrapResponseTest, ParsesCertAndKey) {

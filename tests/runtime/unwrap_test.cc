@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "crypto/encoding.h"
+#include "runtime/test_support.h"
 #include "runtime/tls.h"
 
 namespace taskcred::runtime {
@@ -23,100 +24,11 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using common::ErrorKind;
 
-struct Seen {
-  std::string method, target, token, request_header;
-};
+using test::FakeEnv;
+using test::OneShotApi;
 
-// Serves exactly one request, then stops.
-class OneShotApi {
- public:
-  OneShotApi(int status, std::string body, const GeneratedCert* tls_cert)
-      : acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this, status, body = std::move(body), tls_cert] {
-      boost::system::error_code ec;
-      asio::ip::tcp::socket socket(io_);
-      acceptor_.accept(socket, ec);
-      if (ec) return;
-      if (tls_cert == nullptr) {
-        Serve(socket, status, body);
-        return;
-      }
-      asio::ssl::context ctx(asio::ssl::context::tls_server);
-      ctx.use_certificate_chain(asio::buffer(tls_cert->cert_pem), ec);
-      ctx.use_private_key(asio::buffer(tls_cert->key_pem), asio::ssl::context::pem, ec);
-      asio::ssl::stream<asio::ip::tcp::socket&> stream(socket, ctx);
-      stream.handshake(asio::ssl::stream_base::server, ec);
-      if (ec) return;
-      Serve(stream, status, body);
-    });
-  }
-  ~OneShotApi() {
-    acceptor_.close();
-    thread_.join();
-  }
-  unsigned short port() const { return port_; }
-  Seen seen() {
-    std::lock_guard<std::mutex> l(mu_);
-    return seen_;
-  }
-
- private:
-  template <typename Stream>
-  void Serve(Stream& s, int status, const std::string& body) {
-    boost::beast::flat_buffer buf;
-    http::request<http::string_body> req;
-    boost::system::error_code ec;
-    http::read(s, buf, req, ec);
-    if (ec) return;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      seen_ = {std::string(req.method_string()), std::string(req.target()), std::string(req["X-Vault-Token"]),
-               std::string(req["X-Vault-Request"])};
-    }
-    http::response<http::string_body> res{static_cast<http::status>(status), 11};
-    res.body() = body;
-    res.prepare_payload();
-    http::write(s, res, ec);
-  }
-
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  unsigned short port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  Seen seen_;
-};
-
-std::string Jwt(const std::string& addr) {
-  return crypto::Base64UrlEncode(R"({"alg":"ES512"})") + "." +
-         crypto::Base64UrlEncode(nlohmann::json{{"addr", addr}, {"jti", "wrap-id"}}.dump()) + ".c2ln";
-}
-
-// A Vault-style wrapped identity: the unwrap response body.
-std::string UnwrapBody() {
-  auto id = GenerateSelfSignedCert(KeyCurve::kP521);
-  EXPECT_TRUE(id.ok());
-  BIO* b = BIO_new_mem_buf(id->key_pem.data(), static_cast<int>(id->key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr);
-  unsigned char* k = nullptr;
-  int kn = i2d_PrivateKey(key, &k);
-  std::string sec1(reinterpret_cast<char*>(k), static_cast<size_t>(kn));
-  OPENSSL_free(k);
-  EVP_PKEY_free(key);
-  BIO_free(b);
-  return nlohmann::json{{"data", {{"ServerCert", crypto::Base64Encode(id->cert_der)},
-                                  {"ServerKey", crypto::Base64Encode(sec1)}}}}
-      .dump();
-}
-
-EnvGetter FakeEnv(std::map<std::string, std::string> vars) {
-  return [vars](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+std::string Jwt(const std::string& addr) { return test::UnwrapJwt(addr); }
+std::string UnwrapBody() { return test::UnwrapResponseBody(test::MakeLegacyIdentity("localhost")); }
 
 TEST(UnwrapCallTest, PlainHttp) {
   OneShotApi api(200, UnwrapBody(), nullptr);
@@ -124,7 +36,7 @@ TEST(UnwrapCallTest, PlainHttp) {
   auto m = LegacyTlsMaterial(FakeEnv({{"BAO_UNWRAP_TOKEN", token}, {"VAULT_UNWRAP_TOKEN", "ignored"}}), {});
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->broker_server_name, "localhost");  // the CN of the wrapped cert
-  Seen s = api.seen();
+  OneShotApi::Seen s = api.seen();
   EXPECT_EQ(s.method, "PUT");
   EXPECT_EQ(s.target, "/v1/sys/wrapping/unwrap");
   EXPECT_EQ(s.token, token);
