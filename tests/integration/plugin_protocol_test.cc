@@ -2,6 +2,7 @@
 // real taskcred-mock-plugin binary (runtime + a mock backend), over each
 // transport mode and through the brokered Storage/SystemView.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -130,6 +131,7 @@ struct LegacyCase {
   const char* name;
   bool https;
   bool ca_via_env;
+  bool openbao_env;  // false: Vault 1.8 sets only VAULT_* names
 };
 
 void PrintTo(const LegacyCase& c, std::ostream* os) { *os << c.name; }
@@ -140,6 +142,7 @@ TEST_P(IntegrationLegacyTlsTest, UnwrapsAndServesMtls) {
   HostOptions o = Options(TlsMode::kLegacyUnwrap, "4,3");
   o.legacy.https = GetParam().https;
   o.legacy.ca_via_env = GetParam().ca_via_env;
+  o.openbao_env = GetParam().openbao_env;
   START_HOST(host, o);
   EXPECT_EQ(host->handshake().app_version, 4);
   EXPECT_FALSE(host->handshake().cert_der.has_value()) << "field 6 without PLUGIN_CLIENT_CERT";
@@ -154,9 +157,20 @@ TEST_P(IntegrationLegacyTlsTest, UnwrapsAndServesMtls) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, IntegrationLegacyTlsTest,
-                         ::testing::Values(LegacyCase{"http", false, false}, LegacyCase{"https_ca_flag", true, false},
-                                           LegacyCase{"https_ca_env", true, true}),
+                         ::testing::Values(LegacyCase{"http", false, false, true},
+                                           LegacyCase{"http_vault18_env", false, false, false},
+                                           LegacyCase{"https_ca_flag", true, false, true},
+                                           LegacyCase{"https_ca_env", true, true, true},
+                                           LegacyCase{"https_vault18_env", true, true, false}),
                          [](const auto& tpi) { return std::string(tpi.param.name); });
+
+TEST(IntegrationLegacyEnvTest, BaoNamesWinOverVaultNames) {
+  HostOptions o = Options(TlsMode::kLegacyUnwrap, "4");
+  o.extra_env.emplace_back("VAULT_UNWRAP_TOKEN", "not-a-jwt");  // BAO_UNWRAP_TOKEN holds the real one
+  START_HOST(host, o);
+  SETUP_MOUNT(mount, host, {});
+  ExpectKvRoundTrip(*mount, "bao", "first");
+}
 
 struct LegacyFailure {
   const char* name;
@@ -315,6 +329,78 @@ TEST(IntegrationHandshakeTest, HealthServesPlugin) {
   ASSERT_TRUE(h.ok()) << h.status.error_message();
   EXPECT_EQ(h.reply, 1);  // SERVING
 }
+
+TEST(IntegrationHandshakeTest, HonoursPluginUnixSocketDir) {
+  char tmpl[] = "/tmp/tc-sockdir-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  HostOptions o = Options(TlsMode::kAutoMtls);
+  o.extra_env.emplace_back("PLUGIN_UNIX_SOCKET_DIR", dir);
+  {
+    START_HOST(host, o);
+    EXPECT_EQ(host->handshake().address.rfind(dir + "/", 0), 0u) << host->handshake().address;
+    (void)host->Shutdown();
+    EXPECT_TRUE(host->WaitExit(5s).has_value());
+  }
+  rmdir(dir.c_str());
+}
+
+// Vault compares Type/SpecialPaths of the metadata-mode and the real process
+// (reflect.DeepEqual); neither may touch storage.
+void ExpectSameMetadataAnswers(const std::string& binary) {
+  std::string answers[2];
+  int i = 0;
+  for (TlsMode mode : {TlsMode::kPlaintext, TlsMode::kAutoMtls}) {
+    HostOptions o = Options(mode, mode == TlsMode::kPlaintext ? "4" : "5");
+    o.binary = binary;
+    START_HOST(host, o);
+    SETUP_MOUNT(mount, host, {});
+    auto type = mount->Type();
+    auto paths = mount->SpecialPaths();
+    ASSERT_TRUE(type.ok() && paths.ok()) << TlsModeName(mode);
+    EXPECT_EQ(type.reply.type(), 1u);
+    answers[i++] = type.reply.SerializeAsString() + "|" + paths.reply.SerializeAsString();
+    EXPECT_EQ(mount->storage().gets() + mount->storage().puts() + mount->storage().lists(), 0)
+        << "Setup/Type/SpecialPaths must not touch storage (" << TlsModeName(mode) << ")";
+  }
+  EXPECT_EQ(answers[0], answers[1]);
+}
+
+TEST(IntegrationHandshakeTest, MetadataAndNormalModeAnswerAlike) { ExpectSameMetadataAnswers(MockPluginPath()); }
+
+#ifdef TASKCRED_HAS_PLUGIN_BINARY
+// The real plugin binary behaves the same at the protocol level.
+TEST(IntegrationTaskcredBinaryTest, HandshakeSetupAndMetadataAnswers) {
+  ExpectSameMetadataAnswers(TaskcredPluginPath());
+}
+
+TEST(IntegrationTaskcredBinaryTest, RunByHandExplainsItself) {
+  HostOptions o = Options(TlsMode::kAutoMtls);
+  o.binary = TaskcredPluginPath();
+  o.cookie = std::nullopt;
+  auto launched = PluginHost::Launch(o);
+  ASSERT_TRUE(launched.ok()) << launched.status().ToString();
+  auto exit = (*launched)->WaitExit(5s);
+  ASSERT_TRUE(exit.has_value());
+  (*launched)->process().WaitOutputClosed();
+  EXPECT_EQ(exit->code, 1);
+  EXPECT_EQ((*launched)->process().StdoutText(), "");
+  EXPECT_NE((*launched)->process().StderrText().find("plugin"), std::string::npos);
+}
+
+TEST(IntegrationTaskcredBinaryTest, PrintsAutoMtlsHandshakeQuickly) {
+  HostOptions o = Options(TlsMode::kAutoMtls);
+  o.binary = TaskcredPluginPath();
+  o.connect = false;
+  auto start = std::chrono::steady_clock::now();
+  START_HOST(host, o);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(host->handshake().app_version, 5);
+  EXPECT_TRUE(host->handshake().cert_der.has_value());
+  // The issue asks for 50 ms; allow slack for a loaded 2-core CI box.
+  EXPECT_LT(elapsed, 500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+}
+#endif
 
 // ------------------------------------------------------ broker and Backend
 
