@@ -240,15 +240,6 @@ TEST(SmokeTest, LegacyUnwrapTokenTls) {
   EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
 }
 
-TEST(SmokeTest, LegacyWithoutApiAddrFailsClearly) {
-  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4", "VAULT_UNWRAP_TOKEN=" + UnwrapJwt("")});
-  std::string out = ReadAll(c->out);
-  std::string err = ReadAll(c->err);
-  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 1);
-  EXPECT_EQ(out, "");
-  EXPECT_NE(err.find("set api_addr on the Vault server"), std::string::npos) << err;
-}
-
 TEST(SmokeTest, PlaintextMetadataModeV4AndSigterm) {
   auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4,3", "VAULT_PLUGIN_METADATA_MODE=true"});
   Handshake h = ReadHandshake(c->out);
@@ -272,23 +263,36 @@ TEST(SmokeTest, PlaintextMetadataModeV4AndSigterm) {
   EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
 }
 
-TEST(SmokeTest, WithoutCookieExitsOneWithMessage) {
-  auto c = Spawn(kBinary, {"PLUGIN_PROTOCOL_VERSIONS=5"});
-  std::string out = ReadAll(c->out);
-  std::string err = ReadAll(c->err);
-  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 1);
-  EXPECT_EQ(out, "");
-  EXPECT_NE(err.find("This binary is a plugin"), std::string::npos) << err;
-}
-
-TEST(SmokeTest, MultiplexedBrokerRequestIsRefusedLoudly) {
-  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=5", "PLUGIN_MULTIPLEX_GRPC=true"});
-  std::string out = ReadAll(c->out);
-  std::string err = ReadAll(c->err);
-  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 1);
-  EXPECT_EQ(out, "");
-  EXPECT_NE(err.find("PLUGIN_MULTIPLEX_GRPC"), std::string::npos) << err;
-  EXPECT_NE(err.find("\"@level\":\"error\""), std::string::npos) << err;
+// Start-up refusals: exit 1, nothing on stdout, a clear message on stderr.
+TEST(SmokeTest, RefusesToStart) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> env;
+    std::vector<std::string> want_stderr;
+  };
+  const std::vector<Case> cases = {
+      {"no cookie", {"PLUGIN_PROTOCOL_VERSIONS=5"}, {"This binary is a plugin", "plugin register"}},
+      {"wrong cookie", {"VAULT_BACKEND_PLUGIN=nope", "PLUGIN_PROTOCOL_VERSIONS=5"}, {"This binary is a plugin"}},
+      {"multiplexed broker",
+       {kCookie, "PLUGIN_PROTOCOL_VERSIONS=5", "PLUGIN_MULTIPLEX_GRPC=true"},
+       {"PLUGIN_MULTIPLEX_GRPC", "\"@level\":\"error\""}},
+      {"unwrap token without api_addr",
+       {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4", "VAULT_UNWRAP_TOKEN=" + UnwrapJwt("")},
+       {"set api_addr on the Vault server"}},
+      {"unreachable Vault API",
+       {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4", "VAULT_UNWRAP_TOKEN=" + UnwrapJwt("http://127.0.0.1:1")},
+       {"cannot reach the Vault API"}},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto c = Spawn(kBinary, tc.env);
+    ASSERT_TRUE(c);
+    std::string out = ReadAll(c->out);
+    std::string err = ReadAll(c->err);
+    EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 1);
+    EXPECT_EQ(out, "");
+    for (const auto& want : tc.want_stderr) EXPECT_NE(err.find(want), std::string::npos) << err;
+  }
 }
 
 }  // namespace
