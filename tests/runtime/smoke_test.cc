@@ -5,6 +5,7 @@
 // refusals (no cookie, PLUGIN_MULTIPLEX_GRPC).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -261,6 +262,29 @@ TEST(SmokeTest, PlaintextMetadataModeV4AndSigterm) {
   kill(c->pid, SIGINT);  // ignored
   kill(c->pid, SIGTERM);
   EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
+}
+
+TEST(SmokeTest, SocketDirGroupAndLogLevelFromEnv) {
+  std::string dir = ::testing::TempDir();
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string gid = std::to_string(getgid());
+  auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4", "VAULT_PLUGIN_METADATA_MODE=true",
+                           "PLUGIN_UNIX_SOCKET_DIR=" + dir, "PLUGIN_UNIX_SOCKET_GROUP=" + gid,
+                           "BAO_LOG_LEVEL=debug", "VAULT_LOG_LEVEL=error"});
+  Handshake h = ReadHandshake(c->out);
+  ASSERT_EQ(h.fields.size(), 6u);
+  EXPECT_EQ(h.fields[3].rfind(dir + "/plugin", 0), 0u) << h.fields[3];
+  struct stat sb {};
+  ASSERT_EQ(stat(h.fields[3].c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0660u);
+  EXPECT_EQ(std::to_string(sb.st_gid), gid);
+  EXPECT_TRUE(HealthCheck(PluginChannel(h.fields[3], nullptr, "", "")).ok());
+  kill(c->pid, SIGTERM);
+  EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(10)), 0);
+  // BAO_LOG_LEVEL (debug) wins over VAULT_LOG_LEVEL (error): the debug start-up line is there.
+  std::string err = ReadAll(c->err);
+  EXPECT_NE(err.find("\"@message\":\"plugin serving\""), std::string::npos) << err;
+  EXPECT_NE(err.find("\"@level\":\"debug\""), std::string::npos) << err;
 }
 
 // Start-up refusals: exit 1, nothing on stdout, a clear message on stderr.
