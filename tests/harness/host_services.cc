@@ -83,6 +83,16 @@ std::chrono::milliseconds FakeStorage::delay() const {
   return delay_;
 }
 
+std::optional<std::chrono::milliseconds> FakeStorage::last_deadline() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_deadline_;
+}
+
+void FakeStorage::RecordDeadline(std::chrono::milliseconds left) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_deadline_ = left;
+}
+
 std::optional<std::string> FakeStorage::TakeFailure(char op) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = failures_.find(op);
@@ -115,16 +125,16 @@ struct BrokerServer::Services {
    public:
     explicit Storage(std::shared_ptr<FakeStorage> s) : s_(std::move(s)) {}
 
-    grpc::Status List(grpc::ServerContext*, const ::pb::StorageListArgs* req, ::pb::StorageListReply* rep) override {
-      if (auto err = Begin('l')) {
+    grpc::Status List(grpc::ServerContext* ctx, const ::pb::StorageListArgs* req, ::pb::StorageListReply* rep) override {
+      if (auto err = Begin(ctx, 'l')) {
         rep->set_err(*err);
         return grpc::Status::OK;
       }
       for (auto& k : s_->List(req->prefix())) rep->add_keys(k);
       return grpc::Status::OK;
     }
-    grpc::Status Get(grpc::ServerContext*, const ::pb::StorageGetArgs* req, ::pb::StorageGetReply* rep) override {
-      if (auto err = Begin('g')) {
+    grpc::Status Get(grpc::ServerContext* ctx, const ::pb::StorageGetArgs* req, ::pb::StorageGetReply* rep) override {
+      if (auto err = Begin(ctx, 'g')) {
         rep->set_err(*err);
         return grpc::Status::OK;
       }
@@ -135,8 +145,8 @@ struct BrokerServer::Services {
       }
       return grpc::Status::OK;
     }
-    grpc::Status Put(grpc::ServerContext*, const ::pb::StoragePutArgs* req, ::pb::StoragePutReply* rep) override {
-      if (auto err = Begin('p')) {
+    grpc::Status Put(grpc::ServerContext* ctx, const ::pb::StoragePutArgs* req, ::pb::StoragePutReply* rep) override {
+      if (auto err = Begin(ctx, 'p')) {
         rep->set_err(*err);
         return grpc::Status::OK;
       }
@@ -147,8 +157,8 @@ struct BrokerServer::Services {
       s_->Put(req->entry().key(), {req->entry().value(), req->entry().seal_wrap()});
       return grpc::Status::OK;
     }
-    grpc::Status Delete(grpc::ServerContext*, const ::pb::StorageDeleteArgs* req, ::pb::StorageDeleteReply* rep) override {
-      if (auto err = Begin('d')) {
+    grpc::Status Delete(grpc::ServerContext* ctx, const ::pb::StorageDeleteArgs* req, ::pb::StorageDeleteReply* rep) override {
+      if (auto err = Begin(ctx, 'd')) {
         rep->set_err(*err);
         return grpc::Status::OK;
       }
@@ -157,8 +167,10 @@ struct BrokerServer::Services {
     }
 
    private:
-    std::optional<std::string> Begin(char op) {
+    std::optional<std::string> Begin(grpc::ServerContext* ctx, char op) {
       s_->Count(op);
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx->deadline() - std::chrono::system_clock::now());
+      s_->RecordDeadline(std::min(left, std::chrono::milliseconds(std::chrono::hours(24 * 365))));
       auto d = s_->delay();
       if (d.count() > 0) std::this_thread::sleep_for(d);  // injected latency, not synchronisation
       return s_->TakeFailure(op);

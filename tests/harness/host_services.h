@@ -53,6 +53,11 @@ class FakeStorage {
   int lists() const { return lists_; }
   int deletes() const { return deletes_; }
 
+  // Time left until the deadline the plugin attached to the most recent
+  // storage RPC (nullopt before any call; hours when it sent none).
+  std::optional<std::chrono::milliseconds> last_deadline() const;
+  void RecordDeadline(std::chrono::milliseconds left);
+
   // Used by the service: consumes one injected failure if any.
   std::optional<std::string> TakeFailure(char op);
   std::chrono::milliseconds delay() const;
@@ -63,6 +68,7 @@ class FakeStorage {
   std::map<std::string, Entry> data_;
   std::map<char, std::pair<int, std::string>> failures_;
   std::chrono::milliseconds delay_{0};
+  std::optional<std::chrono::milliseconds> last_deadline_;
   std::atomic<int> gets_{0}, puts_{0}, lists_{0}, deletes_{0};
 };
 

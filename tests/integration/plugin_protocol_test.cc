@@ -699,6 +699,25 @@ TEST(IntegrationLoadTest, DeadlinePropagatesAndPluginKeepsServing) {
   EXPECT_EQ(slow.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << slow.reply.DebugString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   ExpectKvRoundTrip(*mount, "after-deadline", "alive");
+
+  // The request deadline travels on to the brokered storage calls.
+  RequestSpec read = Req("read", "kv/after-deadline");
+  read.deadline = 4s;
+  ASSERT_EQ(mount->HandleRequest(read).http_status, 200);
+  auto seen = mount->storage().last_deadline();
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_LE(*seen, 4500ms);  // grpc-timeout encoding rounds up a little at each hop
+  EXPECT_GT(*seen, 0ms);
+
+  // A storage call slower than the request deadline ends the request in time.
+  mount->storage().SetDelay(3s);
+  RequestSpec slow_read = Req("read", "kv/after-deadline");
+  slow_read.deadline = 500ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = mount->HandleRequest(slow_read);
+  EXPECT_NE(r.http_status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  mount->storage().SetDelay(0ms);
 }
 
 }  // namespace
