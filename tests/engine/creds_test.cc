@@ -281,6 +281,18 @@ TEST(CredsTest, BuiltinsAndIdentityPlaceholdersRender) {
   EXPECT_EQ(jwt->claims["instance"], "run-42");
 }
 
+TEST(CredsTest, InstanceSegmentIsValidated) {
+  EngineHarness h;
+  ASSERT_TRUE(h.Write("roles/r", {{"task", "t"}, {"grants", {"read kv://a/b"}}}).ok());
+  ExpectInvalid(h.Read("creds/r/a..b"), "instance");
+  ExpectInvalid(h.Read("creds/r/" + std::string(129, 'x')), "instance");
+  auto r = h.Read("creds/r/a b");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), common::ErrorKind::kUnsupportedPath);
+  EXPECT_EQ(ListKeys(h, "tasks/"), json::array());
+  EXPECT_EQ(Issue(h, "creds/r/run-1.2_3").data["instance"], "run-1.2_3");
+}
+
 TEST(CredsTest, MissingIdentityValuesAre400s) {
   EngineHarness h;
   h.system_view().AddEntity(CiEntity());
