@@ -1,0 +1,11 @@
+// taskcred: the plugin binary Vault/OpenBao registers and launches.
+// Wires the taskcred engine into the plugin runtime; nothing else lives here.
+#include "engine/engine.h"
+#include "runtime/serve.h"
+
+int main(int argc, char** argv) {
+  taskcred::runtime::ServeOptions options;
+  options.plugin_name = "taskcred";
+  options.version = "v" TASKCRED_VERSION;
+  return taskcred::runtime::Serve(argc, argv, taskcred::engine::Factory(), options);
+}
