@@ -21,8 +21,12 @@ struct ServeOptions {
   std::string logger_module = "taskcred";
 };
 
-// Returns the process exit code (0 after Shutdown/SIGTERM, 1 on start-up
-// failure or when run by hand). Call once, from main().
+// Call once, from main(), before starting any thread (it sets the signal
+// mask). Returns 1 on start-up failure (run by hand without the cookie, bad
+// TLS material, unwrap failure, PLUGIN_MULTIPLEX_GRPC, ...) for main() to
+// return. Once serving it does not return: after Shutdown, SIGTERM or the
+// host's death it stops the server (short grace), removes the socket and ends
+// the process with _Exit(0). SIGINT is ignored for the process's life.
 int Serve(int argc, char** argv, taskcred::logical::BackendFactory factory, const ServeOptions& opts);
 
 }  // namespace taskcred::runtime
