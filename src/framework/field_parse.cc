@@ -284,6 +284,23 @@ Result<json> ParseDuration(const FieldSchema& schema, const json& raw) {
   return json(secs);
 }
 
+// Rejects invalid UTF-8 anywhere in a free-form JSON value, and absurd nesting.
+Status CheckJsonText(const json& v, int depth = 0) {
+  constexpr int kMaxDepth = 64;
+  if (depth > kMaxDepth) return Status::InvalidArgument("value is nested too deeply");
+  if (v.is_string()) {
+    if (!IsValidUtf8(v.get_ref<const std::string&>())) return Status::InvalidArgument("expected valid UTF-8 text");
+  } else if (v.is_object()) {
+    for (const auto& [k, e] : v.items()) {
+      if (!IsValidUtf8(k)) return Status::InvalidArgument("expected valid UTF-8 keys");
+      TC_RETURN_IF_ERROR(CheckJsonText(e, depth + 1));
+    }
+  } else if (v.is_array()) {
+    for (const json& e : v) TC_RETURN_IF_ERROR(CheckJsonText(e, depth + 1));
+  }
+  return Status::Ok();
+}
+
 Result<json> ParseScalarOrSlice(const FieldSchema& schema, const json& raw) {
   switch (schema.type) {
     case FieldType::kString: {
@@ -335,15 +352,19 @@ Result<json> ParseScalarOrSlice(const FieldSchema& schema, const json& raw) {
     }
     case FieldType::kSlice:
       if (raw.is_null()) return json::array();
-      if (raw.is_array()) return raw;
       if (raw.is_object()) {
         if (raw.empty()) return json::array();
         return TypeError("a list", raw);
       }
+      TC_RETURN_IF_ERROR(CheckJsonText(raw));
+      if (raw.is_array()) return raw;
       return json::array({raw});
     case FieldType::kMap:
       if (raw.is_null()) return json::object();
-      if (raw.is_object()) return raw;
+      if (raw.is_object()) {
+        TC_RETURN_IF_ERROR(CheckJsonText(raw));
+        return raw;
+      }
       if (raw.is_array() && raw.empty()) return json::object();
       return TypeError("a JSON object", raw);
     case FieldType::kKVPairs:

@@ -170,6 +170,12 @@ TEST_F(BackendTest, UnknownFieldsWarn) {
   ASSERT_EQ((*r)->warnings.size(), 1u);
   EXPECT_EQ((*r)->warnings[0], "Endpoint ignored these unrecognized parameters: [alpha zeta]");
 
+  // Hostile key names are reported without their invalid bytes.
+  r = Do(Operation::kUpdate, "roles/r1", {{std::string("k\xff", 2), 1}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ((*r)->warnings.size(), 1u);
+  EXPECT_EQ((*r)->warnings[0], "Endpoint ignored these unrecognized parameters: [k?]");
+
   r = Do(Operation::kUpdate, "raw", {{"anything", 1}});
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE((*r)->warnings.empty());

@@ -173,6 +173,9 @@ TEST(FieldParseTest, MapsAndPairs) {
       Ok("map nested", FieldType::kMap, json{{"a", {{"b", 1}}}}, json{{"a", {{"b", 1}}}}),
       Ok("map empty list", FieldType::kMap, json::array(), json::object()),
       Bad("map string", FieldType::kMap, "{}", "expected a JSON object"),
+      Bad("map bad UTF-8 value", FieldType::kMap, json{{"a", json{kBadUtf8}}}, "UTF-8"),
+      Bad("map bad UTF-8 key", FieldType::kMap, json{{kBadUtf8, 1}}, "UTF-8"),
+      Bad("slice bad UTF-8", FieldType::kSlice, json{1, kBadUtf8}, "UTF-8"),
       Ok("kv object", FieldType::kKVPairs, json{{"key1", "value1"}, {"key3", 1}},
          json{{"key1", "value1"}, {"key3", "1"}}),
       Ok("kv list", FieldType::kKVPairs, json{"key1=value1", "key2=a=b"}, json{{"key1", "value1"}, {"key2", "a=b"}}),
@@ -199,6 +202,14 @@ TEST(FieldParseTest, Headers) {
       Bad("not json", FieldType::kHeader, "not json", "expected headers"),
       Bad("number", FieldType::kHeader, 5, "expected headers"),
   });
+}
+
+TEST(FieldParseTest, DeepNestingIsRejected) {
+  json deep = json::object();
+  for (int i = 0; i < 200; ++i) deep = json{{"a", deep}};
+  common::Result<json> got = ParseField({.name = "m", .type = FieldType::kMap}, deep);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("nested too deeply"), std::string::npos);
 }
 
 TEST(FieldParseTest, AllowedValuesAreEnforcedAfterParsing) {
