@@ -1,0 +1,123 @@
+// GrpcStorage / GrpcSystemView against an in-process host: values, absence,
+// in-band errors, deadlines and an unreachable host.
+#include "runtime/grpc_clients.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "runtime/test_support.h"
+
+namespace taskcred::runtime {
+namespace {
+
+using common::ErrorKind;
+
+// Storage whose keys select a behaviour: "fail" → in-band error, "slow" → sleeps.
+class ScriptedStorage final : public ::pb::Storage::Service {
+ public:
+  grpc::Status Get(grpc::ServerContext* ctx, const ::pb::StorageGetArgs* a, ::pb::StorageGetReply* r) override {
+    if (a->key() == "fail") r->set_err("backend exploded");
+    if (a->key() == "slow") {
+      while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // wait for cancel
+    }
+    if (a->key() == "present") {
+      r->mutable_entry()->set_key("present");
+      r->mutable_entry()->set_value(std::string("\x00\xff", 2));
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status Put(grpc::ServerContext*, const ::pb::StoragePutArgs* a, ::pb::StoragePutReply* r) override {
+    if (a->entry().key() == "readonly") r->set_err("cannot write to readonly storage");
+    return grpc::Status::OK;
+  }
+};
+
+class ScriptedSystemView final : public ::pb::SystemView::Service {
+ public:
+  grpc::Status DefaultLeaseTTL(grpc::ServerContext*, const ::pb::Empty*, ::pb::TTLReply* r) override {
+    r->set_ttl(3600LL * 1000000000LL);
+    return grpc::Status::OK;
+  }
+  grpc::Status EntityInfo(grpc::ServerContext*, const ::pb::EntityInfoArgs* a, ::pb::EntityInfoReply* r) override {
+    if (a->entity_id() == "e1") {
+      r->mutable_entity()->set_id("e1");
+      r->mutable_entity()->set_name("alice");
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status PluginEnv(grpc::ServerContext*, const ::pb::Empty*, ::pb::PluginEnvReply* r) override {
+    r->set_err("no env");
+    return grpc::Status::OK;
+  }
+};
+
+class GrpcClientsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder b;
+    b.RegisterService(&storage_);
+    b.RegisterService(&system_view_);
+    server_ = b.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+  }
+  void TearDown() override { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  ScriptedStorage storage_;
+  ScriptedSystemView system_view_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(GrpcClientsTest, StorageGet) {
+  GrpcStorage s(channel_);
+  auto present = s.Get("present");
+  ASSERT_TRUE(present.ok());
+  ASSERT_TRUE(present->has_value());
+  EXPECT_EQ((*present)->value, std::string("\x00\xff", 2));
+  auto absent = s.Get("absent");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->has_value());
+  auto failed = s.Get("fail");
+  EXPECT_EQ(failed.status().kind(), ErrorKind::kInternal);
+  EXPECT_EQ(failed.status().message(), "storage get: backend exploded");
+  EXPECT_EQ(s.Put({"readonly", "v", false}).kind(), ErrorKind::kInternal);
+  EXPECT_TRUE(s.Put({"k", "v", false}).ok());
+}
+
+TEST_F(GrpcClientsTest, StorageDeadline) {
+  auto s = GrpcStorage(channel_).WithDeadline(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  auto slow = s->Get("slow");
+  EXPECT_EQ(slow.status().kind(), ErrorKind::kDeadlineExceeded);
+  EXPECT_NE(slow.status().message().find("storage get"), std::string::npos);
+}
+
+TEST_F(GrpcClientsTest, SystemView) {
+  GrpcSystemView sv(channel_);
+  auto ttl = sv.DefaultLeaseTTL();
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_EQ(*ttl, std::chrono::hours(1));
+  auto e = sv.EntityInfo("e1");
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE(e->has_value());
+  EXPECT_EQ((*e)->name, "alice");
+  auto none = sv.EntityInfo("nobody");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(sv.PluginEnv().status().kind(), ErrorKind::kInternal);
+  // Not served by this host: the RPC error is mapped, never a crash.
+  EXPECT_FALSE(sv.Tainted().ok());
+}
+
+TEST(GrpcClientsUnreachableTest, HostGoneIsUnavailable) {
+  auto ch = grpc::CreateChannel("unix:/nonexistent/taskcred-broker", grpc::InsecureChannelCredentials());
+  GrpcStorage s(ch);
+  auto r = s.WithDeadline(std::chrono::system_clock::now() + std::chrono::seconds(5))->List("");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(r.status().message().find("storage list"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace taskcred::runtime
