@@ -529,14 +529,7 @@ Rpc<::logical::VersionReply> Mount::Version() {
 Result<OrphanCheck> RunHostDeathCheck(const HostOptions& options, bool keep_pipes, std::chrono::milliseconds wait) {
   if (options.tls == TlsMode::kLegacyUnwrap) return Status::InvalidArgument("host death check supports automtls/plaintext");
   TC_ASSIGN_OR_RETURN(Prepared p, PrepareLaunch(options));
-  std::vector<std::string> argv_s{p.launch.binary};
-  argv_s.insert(argv_s.end(), p.launch.args.begin(), p.launch.args.end());
-  std::vector<std::string> env_s = FlattenEnv(p.launch.env);
-  std::vector<char*> argv, envp;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  for (auto& s : env_s) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  ExecVectors exec(p.launch);
 
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::Internal("PR_SET_CHILD_SUBREAPER failed");
   int out[2], err[2], report[2];
@@ -556,7 +549,7 @@ Result<OrphanCheck> RunHostDeathCheck(const HostOptions& options, bool keep_pipe
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
-      execve(argv[0], argv.data(), envp.data());
+      execve(exec.argv[0], exec.argv.data(), exec.envp.data());
       _exit(127);
     }
     (void)!write(report[1], &plugin, sizeof plugin);
@@ -615,14 +608,7 @@ Result<OrphanCheck> RunHostDeathCheck(const HostOptions& options, bool keep_pipe
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at);
   int status = 0;
   if (ready > 0 && waitpid(plugin, &status, 0) == plugin) {
-    ExitInfo info;
-    if (WIFEXITED(status)) {
-      info.exited = true;
-      info.code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      info.signal = WTERMSIG(status);
-    }
-    check.plugin_exit = info;
+    check.plugin_exit = ExitInfoFromWaitStatus(status);
   } else {
     kill_and_reap(plugin);
   }

@@ -21,7 +21,9 @@ std::string Errno(std::string_view what) { return std::string(what) + ": " + std
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
-ExitInfo FromWaitStatus(int status) {
+}  // namespace
+
+ExitInfo ExitInfoFromWaitStatus(int status) {
   ExitInfo info;
   if (WIFEXITED(status)) {
     info.exited = true;
@@ -32,7 +34,15 @@ ExitInfo FromWaitStatus(int status) {
   return info;
 }
 
-}  // namespace
+ExecVectors::ExecVectors(const LaunchOptions& options) {
+  argv_storage.push_back(options.binary);
+  argv_storage.insert(argv_storage.end(), options.args.begin(), options.args.end());
+  env_storage = FlattenEnv(options.env);
+  for (auto& s : argv_storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (auto& s : env_storage) envp.push_back(s.data());
+  envp.push_back(nullptr);
+}
 
 std::string ExitInfo::ToString() const {
   if (exited) return "exit code " + std::to_string(code);
@@ -62,14 +72,7 @@ Result<std::unique_ptr<PluginProcess>> PluginProcess::Launch(const LaunchOptions
 
   // Everything the child needs is prepared before fork: after fork only
   // async-signal-safe calls are allowed (the test process has threads).
-  std::vector<std::string> argv_s{options.binary};
-  argv_s.insert(argv_s.end(), options.args.begin(), options.args.end());
-  std::vector<std::string> env_s = FlattenEnv(options.env);
-  std::vector<char*> argv, envp;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  for (auto& s : env_s) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  ExecVectors exec(options);
 
   int out[2], err[2], exec_err[2];
   if (pipe2(out, O_CLOEXEC) != 0) return Status::Internal(Errno("pipe"));
@@ -88,7 +91,7 @@ Result<std::unique_ptr<PluginProcess>> PluginProcess::Launch(const LaunchOptions
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    execve(argv[0], argv.data(), envp.data());
+    execve(exec.argv[0], exec.argv.data(), exec.envp.data());
     int e = errno;
     (void)!write(exec_err[1], &e, sizeof e);
     _exit(127);
@@ -210,7 +213,7 @@ std::optional<ExitInfo> PluginProcess::WaitExit(std::chrono::milliseconds timeou
     int status = 0;
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      exit_ = FromWaitStatus(status);
+      exit_ = ExitInfoFromWaitStatus(status);
       return exit_;
     }
     if (r < 0 && errno != EINTR) {

@@ -97,4 +97,17 @@ class PluginProcess {
 // Builds an execve-style environment from `env` (later keys win).
 std::vector<std::string> FlattenEnv(const Env& env);
 
+// argv/envp for execve, prepared before fork (only async-signal-safe calls
+// are allowed in the child of a threaded process). Not copyable: the
+// pointers refer into the owned strings.
+struct ExecVectors {
+  explicit ExecVectors(const LaunchOptions& options);
+  ExecVectors(const ExecVectors&) = delete;
+  ExecVectors& operator=(const ExecVectors&) = delete;
+  std::vector<std::string> argv_storage, env_storage;
+  std::vector<char*> argv, envp;
+};
+
+ExitInfo ExitInfoFromWaitStatus(int wait_status);
+
 }  // namespace taskcred::test
