@@ -65,12 +65,10 @@ bool IsPathOperation(Operation op) {
     case Operation::kAliasLookahead:
     case Operation::kResolveRole:
     case Operation::kHeader:
-    case Operation::kScan:
-      return true;
+    case Operation::kScan: return true;
     case Operation::kRevoke:
     case Operation::kRenew:
-    case Operation::kRollback:
-      return false;
+    case Operation::kRollback: return false;
   }
   return false;
 }
@@ -79,7 +77,8 @@ Status CheckPath(const Path& p, const CompiledPattern& pattern) {
   std::string where = "path \"" + p.pattern + "\"";
   TC_RETURN_IF_ERROR(CheckFields(p.fields, where));
   for (const std::string& name : pattern.capture_names()) {
-    bool declared = std::any_of(p.fields.begin(), p.fields.end(), [&](const FieldSchema& f) { return f.name == name; });
+    bool declared =
+        std::any_of(p.fields.begin(), p.fields.end(), [&](const FieldSchema& f) { return f.name == name; });
     if (!declared) {
       return Status::InvalidArgument(where + ": capture \"" + name + "\" is not a declared field");
     }
@@ -202,13 +201,15 @@ const SecretType* Backend::Secret(std::string_view type) const {
 
 const common::Logger& Backend::logger() const { return impl_->spec.logger; }
 
-nlohmann::json Backend::OpenAPI(std::string_view vault_version, std::string_view request_response_prefix) const {
+nlohmann::json Backend::OpenAPI(std::string_view vault_version,
+                                std::string_view request_response_prefix) const {
   return impl_->OpenAPI(vault_version, request_response_prefix);
 }
 
 Result<logical::ExistenceCheckResult> Backend::HandleExistenceCheck(logical::Request& request) {
   if (request.operation != Operation::kCreate && request.operation != Operation::kUpdate) {
-    return Status::Internal("incorrect operation type " + std::string(logical::OperationName(request.operation)) +
+    return Status::Internal("incorrect operation type " +
+                            std::string(logical::OperationName(request.operation)) +
                             " for an existence check");
   }
   std::optional<Impl::Routed> routed = impl_->Route(request.path);
@@ -230,7 +231,8 @@ Result<logical::ExistenceCheckResult> Backend::HandleExistenceCheck(logical::Req
 namespace {
 
 // Keeps a renewed lease whole: Vault replaces the stored secret and data with the renew response.
-void CompleteRenewResponse(const logical::Request& req, std::string_view secret_type, logical::Response& resp) {
+void CompleteRenewResponse(const logical::Request& req, std::string_view secret_type,
+                           logical::Response& resp) {
   if (!resp.secret || !req.secret) return;
   logical::Secret& s = *resp.secret;
   if (!s.internal_data.is_object() || s.internal_data.empty()) s.internal_data = req.secret->internal_data;
@@ -248,71 +250,72 @@ void CompleteRenewResponse(const logical::Request& req, std::string_view secret_
 }  // namespace
 
 logical::HandlerResult Backend::HandleRequest(logical::Request& request) {
-  return Guarded<logical::HandlerResult>(impl_->spec.logger, "request", request, [&]() -> logical::HandlerResult {
-    switch (request.operation) {
-      case Operation::kRenew:
-      case Operation::kRevoke:
-        return impl_->HandleRevokeRenew(request);
-      case Operation::kRollback:
-        return impl_->HandleRollback(request);
-      default:
-        break;
-    }
-    if (request.path.empty() && request.operation == Operation::kHelp) {
-      return std::optional<logical::Response>(impl_->RootHelp(request));
-    }
-    std::optional<Impl::Routed> routed = impl_->Route(request.path);
-    if (!routed) return Status::UnsupportedPath();
-    const Path& path = *routed->path->path;
-
-    json raw = request.data.is_object() ? request.data : json::object();
-    std::vector<std::string> ignored;
-    if (!path.takes_arbitrary_input) {
-      for (const auto& [k, v] : raw.items()) {
-        if (std::none_of(path.fields.begin(), path.fields.end(), [&](const FieldSchema& f) { return f.name == k; })) {
-          ignored.push_back(k);
+  return Guarded<logical::HandlerResult>(
+      impl_->spec.logger, "request", request, [&]() -> logical::HandlerResult {
+        switch (request.operation) {
+          case Operation::kRenew:
+          case Operation::kRevoke: return impl_->HandleRevokeRenew(request);
+          case Operation::kRollback: return impl_->HandleRollback(request);
+          default: break;
         }
-      }
-    }
-    std::vector<std::string> replaced;
-    for (const auto& [k, v] : routed->captures) {
-      auto it = raw.find(k);
-      if (it != raw.end() && !it->is_null()) replaced.push_back(k);
-      raw[k] = v;
-    }
+        if (request.path.empty() && request.operation == Operation::kHelp) {
+          return std::optional<logical::Response>(impl_->RootHelp(request));
+        }
+        std::optional<Impl::Routed> routed = impl_->Route(request.path);
+        if (!routed) return Status::UnsupportedPath();
+        const Path& path = *routed->path->path;
 
-    auto op = path.operations.find(request.operation);
-    if (op == path.operations.end()) {
-      if (request.operation == Operation::kHelp) {
-        return std::optional<logical::Response>(impl_->PathHelp(*routed->path, request));
-      }
-      return Status::UnsupportedOperation();
-    }
+        json raw = request.data.is_object() ? request.data : json::object();
+        std::vector<std::string> ignored;
+        if (!path.takes_arbitrary_input) {
+          for (const auto& [k, v] : raw.items()) {
+            if (std::none_of(path.fields.begin(), path.fields.end(),
+                             [&](const FieldSchema& f) { return f.name == k; })) {
+              ignored.push_back(k);
+            }
+          }
+        }
+        std::vector<std::string> replaced;
+        for (const auto& [k, v] : routed->captures) {
+          auto it = raw.find(k);
+          if (it != raw.end() && !it->is_null()) replaced.push_back(k);
+          raw[k] = v;
+        }
 
-    FieldData data(routed->path->fields, std::move(raw));
-    if (request.operation != Operation::kHelp) {
-      Status st = data.Validate();
-      if (st.ok() && (request.operation == Operation::kCreate || request.operation == Operation::kUpdate)) {
-        st = data.ValidateRequired();
-      }
-      if (!st.ok()) return Status::InvalidArgument("Field validation failed: " + st.message());
-    }
+        auto op = path.operations.find(request.operation);
+        if (op == path.operations.end()) {
+          if (request.operation == Operation::kHelp) {
+            return std::optional<logical::Response>(impl_->PathHelp(*routed->path, request));
+          }
+          return Status::UnsupportedOperation();
+        }
 
-    logical::HandlerResult result = op->second.callback(request, data);
-    if (result.ok() && result->has_value()) {
-      logical::Response& resp = **result;
-      std::sort(ignored.begin(), ignored.end());
-      if (!ignored.empty()) {
-        resp.AddWarning("Endpoint ignored these unrecognized parameters: " + JoinBracketed(ignored));
-      }
-      if (!replaced.empty()) {
-        resp.AddWarning(
-            "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: " +
-            JoinBracketed(replaced));
-      }
-    }
-    return result;
-  });
+        FieldData data(routed->path->fields, std::move(raw));
+        if (request.operation != Operation::kHelp) {
+          Status st = data.Validate();
+          if (st.ok() &&
+              (request.operation == Operation::kCreate || request.operation == Operation::kUpdate)) {
+            st = data.ValidateRequired();
+          }
+          if (!st.ok()) return Status::InvalidArgument("Field validation failed: " + st.message());
+        }
+
+        logical::HandlerResult result = op->second.callback(request, data);
+        if (result.ok() && result->has_value()) {
+          logical::Response& resp = **result;
+          std::sort(ignored.begin(), ignored.end());
+          if (!ignored.empty()) {
+            resp.AddWarning("Endpoint ignored these unrecognized parameters: " + JoinBracketed(ignored));
+          }
+          if (!replaced.empty()) {
+            resp.AddWarning(
+                "Endpoint replaced the value of these parameters with the values captured from the "
+                "endpoint's path: " +
+                JoinBracketed(replaced));
+          }
+        }
+        return result;
+      });
 }
 
 logical::HandlerResult Backend::Impl::HandleRevokeRenew(logical::Request& request) const {
@@ -346,8 +349,8 @@ logical::HandlerResult Backend::Impl::HandleRevokeRenew(logical::Request& reques
 logical::HandlerResult Backend::Impl::HandleRollback(logical::Request& request) const {
   std::vector<std::string> errors;
   if (spec.periodic) {
-    Status st = Guarded<Status>(spec.logger, "periodic function", request,
-                                [&] { return spec.periodic(request); });
+    Status st =
+        Guarded<Status>(spec.logger, "periodic function", request, [&] { return spec.periodic(request); });
     if (!st.ok()) errors.push_back(st.message());
   }
   bool periodic_failed = !errors.empty();
@@ -355,7 +358,8 @@ logical::HandlerResult Backend::Impl::HandleRollback(logical::Request& request) 
     TC_RETURN_IF_ERROR(RollbackWAL(request, errors));
   }
   if (errors.empty()) return std::optional<logical::Response>();
-  std::string message = errors.size() == 1 ? errors.front() : std::to_string(errors.size()) + " errors occurred:";
+  std::string message =
+      errors.size() == 1 ? errors.front() : std::to_string(errors.size()) + " errors occurred:";
   if (errors.size() > 1) {
     for (const std::string& e : errors) message += "\n\t* " + e;
   }

@@ -15,9 +15,9 @@ namespace taskcred::framework {
 class DeclString : public std::string {
  public:
   DeclString() = default;
-  DeclString(const char* s) : std::string(s) {}                 // NOLINT(google-explicit-constructor)
-  DeclString(std::string s) : std::string(std::move(s)) {}      // NOLINT(google-explicit-constructor)
-  DeclString(std::string_view s) : std::string(s) {}            // NOLINT(google-explicit-constructor)
+  DeclString(const char* s) : std::string(s) {}             // NOLINT(google-explicit-constructor)
+  DeclString(std::string s) : std::string(std::move(s)) {}  // NOLINT(google-explicit-constructor)
+  DeclString(std::string_view s) : std::string(s) {}        // NOLINT(google-explicit-constructor)
 };
 
 }  // namespace taskcred::framework

@@ -67,8 +67,8 @@ Result<json> FieldData::Value(std::string_view name, std::initializer_list<Field
     return Status::Internal("field " + Quoted(name) + " is not declared on this path");
   }
   if (allowed.size() > 0 && std::find(allowed.begin(), allowed.end(), schema->type) == allowed.end()) {
-    return Status::Internal("field " + Quoted(name) + " has type " + std::string(FieldTypeName(schema->type)) +
-                            ", which this getter does not read");
+    return Status::Internal("field " + Quoted(name) + " has type " +
+                            std::string(FieldTypeName(schema->type)) + ", which this getter does not read");
   }
   auto it = raw_.find(name);
   bool has = it != raw_.end() && !it->is_null();
@@ -80,13 +80,12 @@ Result<json> FieldData::Value(std::string_view name, std::initializer_list<Field
 namespace {
 constexpr std::initializer_list<FieldType> kStringTypes = {FieldType::kString, FieldType::kLowerCaseString,
                                                            FieldType::kNameString};
-constexpr std::initializer_list<FieldType> kIntTypes = {FieldType::kInt, FieldType::kInt64,
-                                                        FieldType::kDurationSecond,
-                                                        FieldType::kSignedDurationSecond};
-constexpr std::initializer_list<FieldType> kDurationTypes = {FieldType::kDurationSecond,
-                                                             FieldType::kSignedDurationSecond, FieldType::kInt,
-                                                             FieldType::kInt64};
-constexpr std::initializer_list<FieldType> kSliceTypes = {FieldType::kStringSlice, FieldType::kCommaStringSlice};
+constexpr std::initializer_list<FieldType> kIntTypes = {
+    FieldType::kInt, FieldType::kInt64, FieldType::kDurationSecond, FieldType::kSignedDurationSecond};
+constexpr std::initializer_list<FieldType> kDurationTypes = {
+    FieldType::kDurationSecond, FieldType::kSignedDurationSecond, FieldType::kInt, FieldType::kInt64};
+constexpr std::initializer_list<FieldType> kSliceTypes = {FieldType::kStringSlice,
+                                                          FieldType::kCommaStringSlice};
 }  // namespace
 
 Result<std::string> FieldData::GetString(std::string_view name) const {
@@ -153,7 +152,8 @@ Status FieldData::UpdateIfSet(std::string_view name, int64_t& target) const {
   return UpdateIfPresent(*this, name, target, [&] { return GetInt(name); });
 }
 Status FieldData::UpdateIfSet(std::string_view name, int& target) const {
-  if (Find(name) == nullptr) return Status::Internal("field " + Quoted(name) + " is not declared on this path");
+  if (Find(name) == nullptr)
+    return Status::Internal("field " + Quoted(name) + " is not declared on this path");
   Result<int64_t> v = GetInt(name);
   if (!v.ok()) return v.status();
   if (*v > std::numeric_limits<int>::max() || *v < std::numeric_limits<int>::min()) {

@@ -289,7 +289,8 @@ Status CheckJsonText(const json& v, int depth = 0) {
   constexpr int kMaxDepth = 64;
   if (depth > kMaxDepth) return Status::InvalidArgument("value is nested too deeply");
   if (v.is_string()) {
-    if (!IsValidUtf8(v.get_ref<const std::string&>())) return Status::InvalidArgument("expected valid UTF-8 text");
+    if (!IsValidUtf8(v.get_ref<const std::string&>()))
+      return Status::InvalidArgument("expected valid UTF-8 text");
   } else if (v.is_object()) {
     for (const auto& [k, e] : v.items()) {
       if (!IsValidUtf8(k)) return Status::InvalidArgument("expected valid UTF-8 keys");
@@ -316,9 +317,10 @@ Result<json> ParseScalarOrSlice(const FieldSchema& schema, const json& raw) {
     case FieldType::kNameString: {
       TC_ASSIGN_OR_RETURN(std::string s, WeakString(raw));
       if (!IsGenericName(s)) {
-        return TypeError("a name (letters, digits, '_', '-' and '.', starting and ending with a letter, "
-                         "digit or '_')",
-                         raw);
+        return TypeError(
+            "a name (letters, digits, '_', '-' and '.', starting and ending with a letter, "
+            "digit or '_')",
+            raw);
       }
       return json(std::move(s));
     }
@@ -332,8 +334,7 @@ Result<json> ParseScalarOrSlice(const FieldSchema& schema, const json& raw) {
       return json(v);
     }
     case FieldType::kDurationSecond:
-    case FieldType::kSignedDurationSecond:
-      return ParseDuration(schema, raw);
+    case FieldType::kSignedDurationSecond: return ParseDuration(schema, raw);
     case FieldType::kStringSlice: {
       if (raw.is_string() && raw.get_ref<const std::string&>().empty()) return json::array();
       TC_ASSIGN_OR_RETURN(std::vector<std::string> v, WeakStringSlice(raw, "a list of strings"));
@@ -367,10 +368,8 @@ Result<json> ParseScalarOrSlice(const FieldSchema& schema, const json& raw) {
       }
       if (raw.is_array() && raw.empty()) return json::object();
       return TypeError("a JSON object", raw);
-    case FieldType::kKVPairs:
-      return ParseKVPairs(raw);
-    case FieldType::kHeader:
-      return ParseHeader(raw);
+    case FieldType::kKVPairs: return ParseKVPairs(raw);
+    case FieldType::kHeader: return ParseHeader(raw);
   }
   return Status::Internal("unknown field type");
 }
@@ -397,7 +396,9 @@ Status CheckAllowed(const FieldSchema& schema, const json& value) {
     Result<json> parsed = ParseScalarOrSlice(schema, a);
     if (parsed.ok()) allowed.push_back(*parsed);
   }
-  auto is_allowed = [&](const json& v) { return std::find(allowed.begin(), allowed.end(), v) != allowed.end(); };
+  auto is_allowed = [&](const json& v) {
+    return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+  };
   std::vector<json> values;
   if (elementwise) {
     values.assign(value.begin(), value.end());
@@ -465,14 +466,10 @@ std::string SanitizeUtf8(std::string_view s) {
 std::string DescribeValue(const json& v) {
   constexpr size_t kMaxShown = 64;
   switch (v.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "a list";
-    case json::value_t::boolean:
-      return v.get<bool>() ? "true" : "false";
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "a list";
+    case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
     case json::value_t::string: {
       std::string s = SanitizeUtf8(v.get_ref<const std::string&>());
       bool cut = s.size() > kMaxShown;
@@ -497,35 +494,26 @@ bool IsGenericName(std::string_view s) {
 
 Result<std::string> WeakString(const json& raw) {
   switch (raw.type()) {
-    case json::value_t::null:
-      return std::string();
+    case json::value_t::null: return std::string();
     case json::value_t::string: {
       const std::string& s = raw.get_ref<const std::string&>();
       if (!IsValidUtf8(s)) return Status::InvalidArgument("expected valid UTF-8 text");
       return s;
     }
-    case json::value_t::boolean:
-      return std::string(raw.get<bool>() ? "1" : "0");
-    case json::value_t::number_integer:
-      return std::to_string(raw.get<int64_t>());
-    case json::value_t::number_unsigned:
-      return std::to_string(raw.get<uint64_t>());
-    case json::value_t::number_float:
-      return raw.dump();
-    default:
-      return TypeError("a string", raw);
+    case json::value_t::boolean: return std::string(raw.get<bool>() ? "1" : "0");
+    case json::value_t::number_integer: return std::to_string(raw.get<int64_t>());
+    case json::value_t::number_unsigned: return std::to_string(raw.get<uint64_t>());
+    case json::value_t::number_float: return raw.dump();
+    default: return TypeError("a string", raw);
   }
 }
 
 Result<int64_t> WeakInt(const json& raw) {
   constexpr std::string_view kExpected = "an integer";
   switch (raw.type()) {
-    case json::value_t::null:
-      return int64_t{0};
-    case json::value_t::boolean:
-      return int64_t{raw.get<bool>() ? 1 : 0};
-    case json::value_t::number_integer:
-      return raw.get<int64_t>();
+    case json::value_t::null: return int64_t{0};
+    case json::value_t::boolean: return int64_t{raw.get<bool>() ? 1 : 0};
+    case json::value_t::number_integer: return raw.get<int64_t>();
     case json::value_t::number_unsigned: {
       auto u = raw.get<uint64_t>();
       if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
@@ -545,18 +533,15 @@ Result<int64_t> WeakInt(const json& raw) {
       if (!v) return TypeError(kExpected, raw);
       return *v;
     }
-    default:
-      return TypeError(kExpected, raw);
+    default: return TypeError(kExpected, raw);
   }
 }
 
 Result<bool> WeakBool(const json& raw) {
   constexpr std::string_view kExpected = "a boolean (true or false)";
   switch (raw.type()) {
-    case json::value_t::null:
-      return false;
-    case json::value_t::boolean:
-      return raw.get<bool>();
+    case json::value_t::null: return false;
+    case json::value_t::boolean: return raw.get<bool>();
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
     case json::value_t::number_float: {
@@ -574,15 +559,15 @@ Result<bool> WeakBool(const json& raw) {
       if (std::find(kFalse.begin(), kFalse.end(), s) != kFalse.end()) return false;
       return TypeError(kExpected, raw);
     }
-    default:
-      return TypeError(kExpected, raw);
+    default: return TypeError(kExpected, raw);
   }
 }
 
 Result<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
   const std::string orig(text);
   auto invalid = [&](std::string_view why) {
-    return Status::InvalidArgument(std::string(why) + " in duration " + DescribeValue(json(SanitizeUtf8(orig))));
+    return Status::InvalidArgument(std::string(why) + " in duration " +
+                                   DescribeValue(json(SanitizeUtf8(orig))));
   };
   constexpr uint64_t kLimit = uint64_t{1} << 63;
   std::string_view s = text;
@@ -678,10 +663,8 @@ Result<int64_t> ParseDurationSecond(const json& raw) {
     return secs;
   };
   switch (raw.type()) {
-    case json::value_t::null:
-      return int64_t{0};
-    case json::value_t::number_integer:
-      return in_range(raw.get<int64_t>());
+    case json::value_t::null: return int64_t{0};
+    case json::value_t::number_integer: return in_range(raw.get<int64_t>());
     case json::value_t::number_unsigned: {
       auto u = raw.get<uint64_t>();
       if (u > static_cast<uint64_t>(kMaxDurationSeconds)) return in_range(kMaxDurationSeconds + 1);
@@ -698,15 +681,15 @@ Result<int64_t> ParseDurationSecond(const json& raw) {
       if (std::optional<int64_t> v = ParseDecimal(s)) return in_range(*v);
       if (s.back() == 'd') {
         std::optional<int64_t> days = ParseDecimal(std::string_view(s).substr(0, s.size() - 1));
-        if (!days || *days > kMaxDurationSeconds / 86400 || *days < -kMaxDurationSeconds / 86400) return bad();
+        if (!days || *days > kMaxDurationSeconds / 86400 || *days < -kMaxDurationSeconds / 86400)
+          return bad();
         return *days * 86400;
       }
       Result<std::chrono::nanoseconds> d = ParseGoDuration(s);
       if (!d.ok()) return bad();
       return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(*d).count());
     }
-    default:
-      return bad();
+    default: return bad();
   }
 }
 
@@ -724,23 +707,18 @@ Result<json> DefaultOrZero(const FieldSchema& schema) {
   switch (schema.type) {
     case FieldType::kString:
     case FieldType::kLowerCaseString:
-    case FieldType::kNameString:
-      return json("");
+    case FieldType::kNameString: return json("");
     case FieldType::kInt:
     case FieldType::kInt64:
     case FieldType::kDurationSecond:
-    case FieldType::kSignedDurationSecond:
-      return json(0);
-    case FieldType::kBool:
-      return json(false);
+    case FieldType::kSignedDurationSecond: return json(0);
+    case FieldType::kBool: return json(false);
     case FieldType::kSlice:
     case FieldType::kStringSlice:
-    case FieldType::kCommaStringSlice:
-      return json::array();
+    case FieldType::kCommaStringSlice: return json::array();
     case FieldType::kMap:
     case FieldType::kKVPairs:
-    case FieldType::kHeader:
-      return json::object();
+    case FieldType::kHeader: return json::object();
   }
   return Status::Internal("unknown field type");
 }

@@ -7,31 +7,20 @@ namespace taskcred::framework {
 
 std::string_view FieldTypeName(FieldType type) {
   switch (type) {
-    case FieldType::kString:
-      return "string";
-    case FieldType::kLowerCaseString:
-      return "lowercase string";
-    case FieldType::kNameString:
-      return "name string";
-    case FieldType::kInt:
-      return "int";
-    case FieldType::kInt64:
-      return "int64";
-    case FieldType::kBool:
-      return "bool";
-    case FieldType::kMap:
-      return "map";
-    case FieldType::kKVPairs:
-      return "keypair";
+    case FieldType::kString: return "string";
+    case FieldType::kLowerCaseString: return "lowercase string";
+    case FieldType::kNameString: return "name string";
+    case FieldType::kInt: return "int";
+    case FieldType::kInt64: return "int64";
+    case FieldType::kBool: return "bool";
+    case FieldType::kMap: return "map";
+    case FieldType::kKVPairs: return "keypair";
     case FieldType::kDurationSecond:
-    case FieldType::kSignedDurationSecond:
-      return "duration (sec)";
+    case FieldType::kSignedDurationSecond: return "duration (sec)";
     case FieldType::kSlice:
     case FieldType::kStringSlice:
-    case FieldType::kCommaStringSlice:
-      return "slice";
-    case FieldType::kHeader:
-      return "header";
+    case FieldType::kCommaStringSlice: return "slice";
+    case FieldType::kHeader: return "header";
   }
   return "unknown type";
 }

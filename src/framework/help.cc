@@ -55,7 +55,8 @@ logical::Response Backend::Impl::PathHelp(const CompiledPath& cp, logical::Reque
     for (const FieldSchema& f : p.fields) {
       std::string description = OrPlaceholder(f.description, "<no description>");
       if (f.deprecated) description = "(DEPRECATED) " + description;
-      text << "\n" << Indent(4, f.name) << " (" << FieldTypeName(f.type) << ")\n\n"
+      text << "\n"
+           << Indent(4, f.name) << " (" << FieldTypeName(f.type) << ")\n\n"
            << Indent(8, description) << "\n";
     }
     text << "\n";
@@ -78,11 +79,13 @@ logical::Response Backend::Impl::PathHelp(const CompiledPath& cp, logical::Reque
 
 logical::Response Backend::Impl::RootHelp(logical::Request& request) const {
   std::vector<std::pair<std::string, std::string>> routes;
-  for (const CompiledPath& cp : paths) routes.emplace_back(cp.pattern.anchored(), Trim(cp.path->help.synopsis));
+  for (const CompiledPath& cp : paths)
+    routes.emplace_back(cp.pattern.anchored(), Trim(cp.path->help.synopsis));
   std::sort(routes.begin(), routes.end());
 
   std::ostringstream text;
-  text << "\n## DESCRIPTION\n\n" << Trim(spec.help) << "\n\n## PATHS\n\n"
+  text << "\n## DESCRIPTION\n\n"
+       << Trim(spec.help) << "\n\n## PATHS\n\n"
        << "This backend serves the paths below. Use the help command on any request\n"
        << "path matching one of these patterns to see its parameters and description.\n"
        << "Whether a request is allowed depends on the policies of your token.\n\n";

@@ -85,8 +85,9 @@ Result<TTLResult> CalculateTTL(const TTLInputs& in) {
   if (in.period > nanoseconds(0)) {
     nanoseconds period = in.period;
     if (period > max_ttl) {
-      result.warnings.push_back("period of \"" + HumanDuration(period) + "\" exceeded the effective max_ttl of \"" +
-                                HumanDuration(max_ttl) + "\"; period value is capped accordingly");
+      result.warnings.push_back("period of \"" + HumanDuration(period) +
+                                "\" exceeded the effective max_ttl of \"" + HumanDuration(max_ttl) +
+                                "\"; period value is capped accordingly");
       period = max_ttl;
     }
     result.ttl = period;
@@ -106,8 +107,9 @@ Result<TTLResult> CalculateTTL(const TTLInputs& in) {
     nanoseconds max_valid_ttl = std::chrono::duration_cast<nanoseconds>(*max_valid_time - now);
     if (max_valid_ttl <= nanoseconds(0)) return Status::InvalidArgument("past the max TTL, cannot renew");
     if (max_valid_ttl - result.ttl < nanoseconds(0)) {
-      result.warnings.push_back("TTL of \"" + HumanDuration(result.ttl) + "\" exceeded the effective max_ttl of \"" +
-                                HumanDuration(max_valid_ttl) + "\"; TTL value is capped accordingly");
+      result.warnings.push_back("TTL of \"" + HumanDuration(result.ttl) +
+                                "\" exceeded the effective max_ttl of \"" + HumanDuration(max_valid_ttl) +
+                                "\"; TTL value is capped accordingly");
       result.ttl = max_valid_ttl;
     }
   }

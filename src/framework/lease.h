@@ -15,13 +15,13 @@
 namespace taskcred::framework {
 
 struct TTLInputs {
-  std::chrono::nanoseconds mount_default_ttl{0};  // SystemView::DefaultLeaseTTL
-  std::chrono::nanoseconds mount_max_ttl{0};      // SystemView::MaxLeaseTTL
-  std::chrono::nanoseconds increment{0};          // asked for on renew (0 = none)
-  std::chrono::nanoseconds backend_ttl{0};        // the role's TTL (0 = none)
-  std::chrono::nanoseconds period{0};             // periodic lease (0 = not periodic)
-  std::chrono::nanoseconds backend_max_ttl{0};    // the role's max TTL (0 = none)
-  std::chrono::nanoseconds explicit_max_ttl{0};   // (0 = none)
+  std::chrono::nanoseconds mount_default_ttl{0};       // SystemView::DefaultLeaseTTL
+  std::chrono::nanoseconds mount_max_ttl{0};           // SystemView::MaxLeaseTTL
+  std::chrono::nanoseconds increment{0};               // asked for on renew (0 = none)
+  std::chrono::nanoseconds backend_ttl{0};             // the role's TTL (0 = none)
+  std::chrono::nanoseconds period{0};                  // periodic lease (0 = not periodic)
+  std::chrono::nanoseconds backend_max_ttl{0};         // the role's max TTL (0 = none)
+  std::chrono::nanoseconds explicit_max_ttl{0};        // (0 = none)
   std::chrono::system_clock::time_point start_time{};  // lease issue time; epoch = now
   std::chrono::system_clock::time_point now{};         // epoch = system_clock::now()
 };

@@ -149,8 +149,7 @@ struct Collector {
 
 std::vector<Collector> Collect(const Node& n, std::vector<Collector> in) {
   switch (n.kind) {
-    case Node::Kind::kEmpty:
-      return in;
+    case Node::Kind::kEmpty: return in;
     case Node::Kind::kLiteral:
       for (Collector& c : in) c.text += n.text;
       return in;
@@ -192,30 +191,19 @@ struct SchemaType {
 SchemaType ConvertType(FieldType t) {
   switch (t) {
     case FieldType::kString:
-    case FieldType::kHeader:
-      return {"string", "", "", ""};
-    case FieldType::kNameString:
-      return {"string", "", "", R"(\w([\w-.]*\w)?)"};
-    case FieldType::kLowerCaseString:
-      return {"string", "", "lowercase", ""};
-    case FieldType::kInt:
-      return {"integer", "", "", ""};
-    case FieldType::kInt64:
-      return {"integer", "", "int64", ""};
+    case FieldType::kHeader: return {"string", "", "", ""};
+    case FieldType::kNameString: return {"string", "", "", R"(\w([\w-.]*\w)?)"};
+    case FieldType::kLowerCaseString: return {"string", "", "lowercase", ""};
+    case FieldType::kInt: return {"integer", "", "", ""};
+    case FieldType::kInt64: return {"integer", "", "int64", ""};
     case FieldType::kDurationSecond:
-    case FieldType::kSignedDurationSecond:
-      return {"integer", "", "seconds", ""};
-    case FieldType::kBool:
-      return {"boolean", "", "", ""};
-    case FieldType::kMap:
-      return {"object", "", "map", ""};
-    case FieldType::kKVPairs:
-      return {"object", "", "kvpairs", ""};
-    case FieldType::kSlice:
-      return {"array", "object", "", ""};
+    case FieldType::kSignedDurationSecond: return {"integer", "", "seconds", ""};
+    case FieldType::kBool: return {"boolean", "", "", ""};
+    case FieldType::kMap: return {"object", "", "map", ""};
+    case FieldType::kKVPairs: return {"object", "", "kvpairs", ""};
+    case FieldType::kSlice: return {"array", "object", "", ""};
     case FieldType::kStringSlice:
-    case FieldType::kCommaStringSlice:
-      return {"array", "string", "", ""};
+    case FieldType::kCommaStringSlice: return {"array", "string", "", ""};
   }
   return {"string", "", "unknown", ""};
 }
@@ -283,11 +271,13 @@ std::vector<std::string> SplitNonWord(std::string_view s) {
   return out;
 }
 
-std::string OperationId(std::string_view path, size_t path_index, const DisplayAttributes& path_attrs, Operation op,
-                        const DisplayAttributes& op_attrs, std::string_view default_prefix) {
-  std::string prefix = !op_attrs.operation_prefix.empty() ? op_attrs.operation_prefix : path_attrs.operation_prefix;
+std::string OperationId(std::string_view path, size_t path_index, const DisplayAttributes& path_attrs,
+                        Operation op, const DisplayAttributes& op_attrs, std::string_view default_prefix) {
+  std::string prefix =
+      !op_attrs.operation_prefix.empty() ? op_attrs.operation_prefix : path_attrs.operation_prefix;
   std::string verb = !op_attrs.operation_verb.empty() ? op_attrs.operation_verb : path_attrs.operation_verb;
-  std::string suffix = !op_attrs.operation_suffix.empty() ? op_attrs.operation_suffix : path_attrs.operation_suffix;
+  std::string suffix =
+      !op_attrs.operation_suffix.empty() ? op_attrs.operation_suffix : path_attrs.operation_suffix;
   bool out_of_range = false;
   std::vector<std::string> suffixes;
   size_t start = 0;
@@ -355,19 +345,22 @@ bool SpecialPathMatch(std::string_view path, const std::vector<std::string>& spe
     size_t start = 0;
     while (true) {
       size_t slash = s.find('/', start);
-      parts.push_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+      parts.push_back(
+          s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
       if (slash == std::string_view::npos) break;
       start = slash + 1;
     }
     return parts;
   };
-  auto match_parts = [](const std::vector<std::string_view>& parts, const std::vector<std::string_view>& pattern) {
+  auto match_parts = [](const std::vector<std::string_view>& parts,
+                        const std::vector<std::string_view>& pattern) {
     if (parts.size() < pattern.size()) return false;
     for (size_t i = 0; i < pattern.size(); ++i) {
       std::string_view pat = pattern[i];
       if (pat == "+") continue;
       if (pat == "*") return true;
-      if (!pat.empty() && pat.back() == '*' && parts[i].substr(0, pat.size() - 1) == pat.substr(0, pat.size() - 1)) {
+      if (!pat.empty() && pat.back() == '*' &&
+          parts[i].substr(0, pat.size() - 1) == pat.substr(0, pat.size() - 1)) {
         return true;
       }
       if (pat != parts[i]) return false;
@@ -378,7 +371,8 @@ bool SpecialPathMatch(std::string_view path, const std::vector<std::string>& spe
   for (const std::string& sp : special_paths) {
     std::string_view s = sp;
     if (s == path) return true;
-    if (!s.empty() && s.back() == '*' && path.substr(0, s.size() - 1) == s.substr(0, s.size() - 1)) return true;
+    if (!s.empty() && s.back() == '*' && path.substr(0, s.size() - 1) == s.substr(0, s.size() - 1))
+      return true;
     if (s.find('+') != std::string_view::npos && match_parts(parts, split(s))) return true;
   }
   return false;
@@ -388,9 +382,11 @@ json Backend::Impl::NewDocument(std::string_view vault_version) {
   return {{"openapi", "3.0.2"},
           {"info",
            {{"title", "HashiCorp Vault API"},
-            {"description", "HTTP API of a Vault secrets engine plugin. All API routes are prefixed with `/v1/`."},
+            {"description",
+             "HTTP API of a Vault secrets engine plugin. All API routes are prefixed with `/v1/`."},
             {"version", std::string(vault_version)},
-            {"license", {{"name", "Mozilla Public License 2.0"}, {"url", "https://www.mozilla.org/en-US/MPL/2.0"}}}}},
+            {"license",
+             {{"name", "Mozilla Public License 2.0"}, {"url", "https://www.mozilla.org/en-US/MPL/2.0"}}}}},
           {"paths", json::object()},
           {"components", {{"schemas", json::object()}}}};
 }
@@ -432,8 +428,10 @@ Status Backend::Impl::DocumentPath(const CompiledPath& cp, std::string_view pref
     std::sort(parameters.begin(), parameters.end(), [](const json& a, const json& b) {
       std::string x = a["name"].get<std::string>();
       std::string y = b["name"].get<std::string>();
-      std::transform(x.begin(), x.end(), x.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      std::transform(y.begin(), y.end(), y.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::transform(x.begin(), x.end(), x.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::transform(y.begin(), y.end(), y.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       return x < y;
     });
     if (!parameters.empty()) item["parameters"] = parameters;
@@ -449,21 +447,12 @@ Status Backend::Impl::DocumentPath(const CompiledPath& cp, std::string_view pref
       const char* method = nullptr;
       switch (op) {
         case Operation::kCreate:
-        case Operation::kUpdate:
-          method = "post";
-          break;
+        case Operation::kUpdate: method = "post"; break;
         case Operation::kRead:
-        case Operation::kList:
-          method = "get";
-          break;
-        case Operation::kDelete:
-          method = "delete";
-          break;
-        case Operation::kPatch:
-          method = "patch";
-          break;
-        default:
-          break;
+        case Operation::kList: method = "get"; break;
+        case Operation::kDelete: method = "delete"; break;
+        case Operation::kPatch: method = "patch"; break;
+        default: break;
       }
       if (method == nullptr) continue;
 
@@ -476,7 +465,8 @@ Status Backend::Impl::DocumentPath(const CompiledPath& cp, std::string_view pref
       if (spec.type == logical::BackendType::kCredential) oas["tags"] = json::array({"auth"});
       if (handler.deprecated) oas["deprecated"] = true;
 
-      if ((op == Operation::kCreate || op == Operation::kUpdate || op == Operation::kPatch) && !body_fields.empty()) {
+      if ((op == Operation::kCreate || op == Operation::kUpdate || op == Operation::kPatch) &&
+          !body_fields.empty()) {
         json schema = {{"type", "object"}, {"properties", json::object()}};
         json required = json::array();
         for (const FieldSchema* f : body_fields) {

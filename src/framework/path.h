@@ -61,7 +61,7 @@ struct OperationHandler {
   DeclString summary{};
   DeclString description{};
   std::vector<ResponseDoc> responses{};  // empty = a default "200 OK" (or "204" for delete)
-  bool unpublished = false;             // left out of OpenAPI
+  bool unpublished = false;              // left out of OpenAPI
   bool deprecated = false;
   DisplayAttributes display_attrs{};
 };

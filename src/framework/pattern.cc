@@ -1,9 +1,9 @@
 // Path patterns: the regex helpers of Vault's path.go and RE2 compilation.
 #include "framework/pattern.h"
 
-#include <utility>
-
 #include <re2/re2.h>
+
+#include <utility>
 
 #include "framework/path.h"
 

@@ -1,11 +1,10 @@
 // Response builders, as Vault's logical.ListResponse and friends.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "logical/backend.h"
 #include "logical/request.h"

@@ -7,7 +7,8 @@
 namespace taskcred::framework {
 
 logical::Response MakeSecretResponse(const SecretType& secret_type, nlohmann::json data,
-                                     nlohmann::json internal_data, std::optional<logical::LeaseOptions> lease) {
+                                     nlohmann::json internal_data,
+                                     std::optional<logical::LeaseOptions> lease) {
   logical::Response resp;
   resp.data = data.is_object() ? std::move(data) : nlohmann::json::object();
   logical::Secret secret;

@@ -11,10 +11,9 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "framework/decl_string.h"
 #include "framework/field.h"
@@ -30,8 +29,8 @@ struct SecretType {
   DeclString type{};
   FieldSchemaList fields{};
   std::chrono::seconds default_duration{0};  // lease TTL of issued secrets (0 = mount default)
-  OperationFunc renew{};   // empty = not renewable (renew answers UnsupportedOperation)
-  OperationFunc revoke{};  // empty = revoke answers UnsupportedOperation
+  OperationFunc renew{};                     // empty = not renewable (renew answers UnsupportedOperation)
+  OperationFunc revoke{};                    // empty = revoke answers UnsupportedOperation
 
   bool Renewable() const { return static_cast<bool>(renew); }
 };

@@ -5,12 +5,11 @@
 // as compact JSON. Stateless; thread-safety is the Storage's.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "framework/field.h"
@@ -31,8 +30,8 @@ common::Result<std::optional<T>> GetJson(logical::Storage& storage, std::string_
   try {
     return std::optional<T>(j.get<T>());
   } catch (const std::exception& e) {
-    return common::Status::Internal("storage entry \"" + std::string(key) + "\" could not be decoded: " +
-                                    e.what());
+    return common::Status::Internal("storage entry \"" + std::string(key) +
+                                    "\" could not be decoded: " + e.what());
   }
 }
 
@@ -46,11 +45,13 @@ common::Status PutJson(logical::Storage& storage, std::string_view key, const T&
   } catch (const std::exception& e) {
     return common::Status::Internal("encoding storage entry \"" + std::string(key) + "\": " + e.what());
   }
-  return storage.Put(logical::StorageEntry{.key = std::string(key), .value = std::move(encoded),
-                                           .seal_wrap = seal_wrap});
+  return storage.Put(
+      logical::StorageEntry{.key = std::string(key), .value = std::move(encoded), .seal_wrap = seal_wrap});
 }
 
-inline common::Status DeleteKey(logical::Storage& storage, std::string_view key) { return storage.Delete(key); }
+inline common::Status DeleteKey(logical::Storage& storage, std::string_view key) {
+  return storage.Delete(key);
+}
 
 // Returns the immediate children of `prefix`, sorted.
 common::Result<std::vector<std::string>> ListKeys(logical::Storage& storage, std::string_view prefix);
@@ -68,7 +69,7 @@ FieldSchema ListAfterField();
 FieldSchema ListLimitField();
 // ListPage with "after"/"limit" from `data` (declared via the fields above;
 // undeclared ones count as absent). InvalidArgument on a negative limit.
-common::Result<std::vector<std::string>> ListPageFromFields(logical::Storage& storage, std::string_view prefix,
-                                                            const FieldData& data);
+common::Result<std::vector<std::string>> ListPageFromFields(logical::Storage& storage,
+                                                            std::string_view prefix, const FieldData& data);
 
 }  // namespace taskcred::framework

@@ -31,27 +31,29 @@ std::string GenerateUUID() {
   b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);
   std::array<char, 37> out{};
-  std::snprintf(out.data(), out.size(), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
+  std::snprintf(out.data(), out.size(),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+                b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
   return std::string(out.data(), 36);
 }
 
 Result<std::string> PutWAL(logical::Storage& storage, std::string_view kind, const json& data,
                            std::chrono::system_clock::time_point now) {
-  json entry = {{"type", std::string(kind)},
-                {"data", data},
-                {"created_at", std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()}};
+  json entry = {
+      {"type", std::string(kind)},
+      {"data", data},
+      {"created_at", std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()}};
   std::string id = GenerateUUID();
-  TC_RETURN_IF_ERROR(storage.Put(logical::StorageEntry{
-      .key = std::string(kWALPrefix) + id,
-      .value = entry.dump(-1, ' ', false, json::error_handler_t::replace),
-      .seal_wrap = false}));
+  TC_RETURN_IF_ERROR(
+      storage.Put(logical::StorageEntry{.key = std::string(kWALPrefix) + id,
+                                        .value = entry.dump(-1, ' ', false, json::error_handler_t::replace),
+                                        .seal_wrap = false}));
   return id;
 }
 
 Result<std::optional<WALEntry>> GetWAL(logical::Storage& storage, std::string_view id) {
-  TC_ASSIGN_OR_RETURN(std::optional<logical::StorageEntry> stored, storage.Get(std::string(kWALPrefix) + std::string(id)));
+  TC_ASSIGN_OR_RETURN(std::optional<logical::StorageEntry> stored,
+                      storage.Get(std::string(kWALPrefix) + std::string(id)));
   if (!stored) return std::optional<WALEntry>();
   json j = json::parse(stored->value, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {

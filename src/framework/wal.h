@@ -11,12 +11,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "logical/storage.h"
@@ -33,9 +32,9 @@ struct WALEntry {
 };
 
 // Stores a new entry and returns its id (a random UUID).
-common::Result<std::string> PutWAL(logical::Storage& storage, std::string_view kind,
-                                   const nlohmann::json& data,
-                                   std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+common::Result<std::string> PutWAL(
+    logical::Storage& storage, std::string_view kind, const nlohmann::json& data,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 // Returns std::nullopt if no entry `id` exists; Internal if it is not valid JSON.
 common::Result<std::optional<WALEntry>> GetWAL(logical::Storage& storage, std::string_view id);
 common::Status DeleteWAL(logical::Storage& storage, std::string_view id);

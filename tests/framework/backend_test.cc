@@ -1,14 +1,15 @@
 // framework::Backend: declaration checks, routing, field handling, existence
 // checks, warnings and exception containment.
+#include "framework/backend.h"
+
+#include <gtest/gtest.h>
+
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
-#include "framework/backend.h"
 #include "framework/response.h"
 #include "test_util.h"
 
@@ -70,9 +71,7 @@ BackendSpec TestSpec(std::shared_ptr<LogCapture> sink = nullptr) {
                          // A handler misusing FieldData: reads an undeclared field unchecked.
                          return RespondWith({{"x", *d.GetString("undeclared")}});
                        }}}},
-      {.pattern = "raw",
-       .operations = {{Operation::kUpdate, Echo}},
-       .takes_arbitrary_input = true},
+      {.pattern = "raw", .operations = {{Operation::kUpdate, Echo}}, .takes_arbitrary_input = true},
   };
   return spec;
 }
@@ -142,7 +141,8 @@ TEST_F(BackendTest, FieldValidationIs400NamingTheField) {
   ASSERT_FALSE(r.ok());
   EXPECT_KIND(r.status(), ErrorKind::kInvalidArgument);
   EXPECT_EQ(r.status().message(),
-            "Field validation failed: field \"ttl\": expected a duration (\"90\", \"15m\", \"1h30m\"), got \"abc\"");
+            "Field validation failed: field \"ttl\": expected a duration (\"90\", \"15m\", \"1h30m\"), got "
+            "\"abc\"");
 
   r = Do(Operation::kUpdate, "roles/r1", {{"mode", "c"}});
   EXPECT_KIND(r.status(), ErrorKind::kInvalidArgument);
@@ -274,26 +274,32 @@ TEST(BackendCreateTest, RejectsBadDeclarations) {
       {"blank pattern", {{.pattern = ""}}, {}, "blank"},
       {"bad regex", {{.pattern = "roles/(?P<name>"}}, {}, "invalid routing pattern"},
       {"undeclared capture", {{.pattern = "roles/" + GenericNameRegex("name")}}, {}, "capture \"name\""},
-      {"duplicate field",
-       {{.pattern = "a", .fields = {{.name = "x"}, {.name = "x"}}}},
-       {},
-       "declared twice"},
+      {"duplicate field", {{.pattern = "a", .fields = {{.name = "x"}, {.name = "x"}}}}, {}, "declared twice"},
       {"bad default",
-       {{.pattern = "a", .fields = {{.name = "t", .type = FieldType::kDurationSecond, .default_value = "zz"}}}},
+       {{.pattern = "a",
+         .fields = {{.name = "t", .type = FieldType::kDurationSecond, .default_value = "zz"}}}},
        {},
        "bad default"},
       {"bad allowed value",
        {{.pattern = "a", .fields = {{.name = "n", .type = FieldType::kInt, .allowed_values = {"x"}}}}},
        {},
        "bad allowed value"},
-      {"empty handler", {{.pattern = "a", .operations = {{Operation::kRead, OperationHandler()}}}}, {}, "no handler"},
-      {"framework operation", {{.pattern = "a", .operations = {{Operation::kRenew, handler}}}}, {}, "framework"},
+      {"empty handler",
+       {{.pattern = "a", .operations = {{Operation::kRead, OperationHandler()}}}},
+       {},
+       "no handler"},
+      {"framework operation",
+       {{.pattern = "a", .operations = {{Operation::kRenew, handler}}}},
+       {},
+       "framework"},
       {"bad response status",
-       {{.pattern = "a", .operations = {{Operation::kRead, [&] {
-                                           OperationHandler h(handler);
-                                           h.responses = {{.status = 42}};
-                                           return h;
-                                         }()}}}},
+       {{.pattern = "a",
+         .operations = {{Operation::kRead,
+                         [&] {
+                           OperationHandler h(handler);
+                           h.responses = {{.status = 42}};
+                           return h;
+                         }()}}}},
        {},
        "not an HTTP status"},
       {"duplicate secret", {}, {{.type = "creds"}, {.type = "creds"}}, "declared twice"},

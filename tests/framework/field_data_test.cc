@@ -1,11 +1,11 @@
 // FieldData: getters, defaults, required fields, UpdateIfSet, misuse.
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "framework/field.h"
 #include "test_util.h"
@@ -31,13 +31,13 @@ FieldSchemaList RoleSchema() {
 
 TEST(FieldDataTest, GettersReturnParsedValues) {
   FieldData d(RoleSchema(), json{{"name", "r1"},
-                                  {"ttl", "15m"},
-                                  {"count", "3"},
-                                  {"enabled", "false"},
-                                  {"scopes", "a,b"},
-                                  {"labels", json{"k=v"}},
-                                  {"headers", json{"x-a:1"}},
-                                  {"extra", {{"z", 1}}}});
+                                 {"ttl", "15m"},
+                                 {"count", "3"},
+                                 {"enabled", "false"},
+                                 {"scopes", "a,b"},
+                                 {"labels", json{"k=v"}},
+                                 {"headers", json{"x-a:1"}},
+                                 {"extra", {{"z", 1}}}});
   ASSERT_TRUE(d.Validate().ok());
   EXPECT_EQ(*d.GetString("name"), "r1");
   EXPECT_EQ(*d.GetDurationSeconds("ttl"), 900);

@@ -1,10 +1,10 @@
 // ParseField: every field type with Vault's weak typing and hostile inputs.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "framework/field.h"
 #include "test_util.h"
@@ -156,7 +156,8 @@ TEST(FieldParseTest, Slices) {
       Ok("string slice trims", FieldType::kStringSlice, json{" a ", "b\t"}, json{"a", "b"}),
       Ok("comma empty string", FieldType::kCommaStringSlice, "", json::array()),
       Ok("comma one", FieldType::kCommaStringSlice, "value1", json{"value1"}),
-      Ok("comma many", FieldType::kCommaStringSlice, "value1,value2, value3", json{"value1", "value2", "value3"}),
+      Ok("comma many", FieldType::kCommaStringSlice, "value1,value2, value3",
+         json{"value1", "value2", "value3"}),
       Ok("comma array", FieldType::kCommaStringSlice, json{"value1", "value2"}, json{"value1", "value2"}),
       Ok("comma empty array", FieldType::kCommaStringSlice, json::array(), json::array()),
       Ok("comma number", FieldType::kCommaStringSlice, 7, json{"7"}),
@@ -178,7 +179,8 @@ TEST(FieldParseTest, MapsAndPairs) {
       Bad("slice bad UTF-8", FieldType::kSlice, json{1, kBadUtf8}, "UTF-8"),
       Ok("kv object", FieldType::kKVPairs, json{{"key1", "value1"}, {"key3", 1}},
          json{{"key1", "value1"}, {"key3", "1"}}),
-      Ok("kv list", FieldType::kKVPairs, json{"key1=value1", "key2=a=b"}, json{{"key1", "value1"}, {"key2", "a=b"}}),
+      Ok("kv list", FieldType::kKVPairs, json{"key1=value1", "key2=a=b"},
+         json{{"key1", "value1"}, {"key2", "a=b"}}),
       Ok("kv single string", FieldType::kKVPairs, "key1=value1", json{{"key1", "value1"}}),
       Bad("kv no equals", FieldType::kKVPairs, json{"key1"}, "invalid key pair \"key1\""),
       Bad("kv empty key", FieldType::kKVPairs, json{"=v"}, "invalid key pair"),
@@ -194,8 +196,12 @@ TEST(FieldParseTest, Headers) {
          json{{"Key1", {"value1"}}, {"Key3", {"1", "true"}}}),
       Ok("json string", FieldType::kHeader,
          R"({"hello":"world","bonjour":["monde","dieu"], "Guten Tag": 42, "x-num": [10, 3.14]})",
-         json{{"Hello", {"world"}}, {"Bonjour", {"monde", "dieu"}}, {"Guten Tag", {"42"}}, {"X-Num", {"10", "3.14"}}}),
-      Ok("base64 json", FieldType::kHeader, b64, json{{"Content-Type", {"text/json"}}, {"Accept", {"a", "b"}}}),
+         json{{"Hello", {"world"}},
+              {"Bonjour", {"monde", "dieu"}},
+              {"Guten Tag", {"42"}},
+              {"X-Num", {"10", "3.14"}}}),
+      Ok("base64 json", FieldType::kHeader, b64,
+         json{{"Content-Type", {"text/json"}}, {"Accept", {"a", "b"}}}),
       Ok("object of lists", FieldType::kHeader, json{{"key1", {"value1"}}}, json{{"Key1", {"value1"}}}),
       Bad("keypair without colon", FieldType::kHeader, json{"key1"}, "invalid key pair"),
       Bad("nested object value", FieldType::kHeader, json{{"a", {{"b", 1}}}}, "non-string value"),
@@ -217,7 +223,8 @@ TEST(FieldParseTest, AllowedValuesAreEnforcedAfterParsing) {
   EXPECT_TRUE(ParseField(mode, "a").ok());
   common::Result<json> bad = ParseField(mode, "c");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("\"c\" is not one of the allowed values [\"a\",\"b\"]"), std::string::npos)
+  EXPECT_NE(bad.status().message().find("\"c\" is not one of the allowed values [\"a\",\"b\"]"),
+            std::string::npos)
       << bad.status().message();
 
   FieldSchema lower{.name = "l", .type = FieldType::kLowerCaseString, .allowed_values = {"x"}};

@@ -1,11 +1,11 @@
 // Help texts and the OpenAPI document: structure and Vault's validity rules.
+#include <gtest/gtest.h>
+
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "framework/backend.h"
 #include "framework/backend_impl.h"
@@ -27,15 +27,22 @@ BackendSpec HelpSpec() {
   spec.special_paths.root = {"config"};
   spec.paths = {
       {.pattern = "roles/?",
-       .fields = {{.name = "after", .type = FieldType::kString, .description = "Start after.", .query = true}},
+       .fields =
+           {{.name = "after", .type = FieldType::kString, .description = "Start after.", .query = true}},
        .operations = {{Operation::kList, {Nothing, "List roles."}}},
        .help = {"List the roles."}},
       {.pattern = "roles/" + GenericNameRegex("name"),
-       .fields = {{.name = "name", .type = FieldType::kNameString, .required = true, .description = "Role name."},
-                  {.name = "ttl", .type = FieldType::kDurationSecond, .description = "Lease TTL.", .default_value = 60},
-                  {.name = "scopes", .type = FieldType::kCommaStringSlice, .required = true,
-                   .description = "Scopes.\n  Several   lines."},
-                  {.name = "old", .type = FieldType::kBool, .description = "Old.", .deprecated = true}},
+       .fields =
+           {{.name = "name", .type = FieldType::kNameString, .required = true, .description = "Role name."},
+            {.name = "ttl",
+             .type = FieldType::kDurationSecond,
+             .description = "Lease TTL.",
+             .default_value = 60},
+            {.name = "scopes",
+             .type = FieldType::kCommaStringSlice,
+             .required = true,
+             .description = "Scopes.\n  Several   lines."},
+            {.name = "old", .type = FieldType::kBool, .description = "Old.", .deprecated = true}},
        .existence_check = [](logical::Request&, const FieldData&) -> common::Result<bool> { return false; },
        .operations = {{Operation::kRead, {Nothing, "Read a role."}},
                       {Operation::kCreate, {Nothing, "Create a role."}},
@@ -43,10 +50,13 @@ BackendSpec HelpSpec() {
                       {Operation::kDelete, {Nothing, "Delete a role."}}},
        .help = {"Manage roles.", "Roles say what credentials may do."}},
       {.pattern = "creds/" + GenericNameRegex("name") + OptionalParamRegex("extra"),
-       .fields = {{.name = "name", .type = FieldType::kNameString}, {.name = "extra", .type = FieldType::kString}},
-       .operations = {{Operation::kRead, [] {
+       .fields = {{.name = "name", .type = FieldType::kNameString},
+                  {.name = "extra", .type = FieldType::kString}},
+       .operations = {{Operation::kRead,
+                       [] {
                          OperationHandler h(Nothing, "Issue a credential.");
-                         h.responses = {{.status = 200, .description = "A credential.",
+                         h.responses = {{.status = 200,
+                                         .description = "A credential.",
                                          .fields = {{.name = "token", .type = FieldType::kString}}},
                                         {.status = 404, .description = "No such role."}};
                          return h;
@@ -58,7 +68,8 @@ BackendSpec HelpSpec() {
       {.pattern = "public/keys", .operations = {{Operation::kRead, Nothing}}},
       {.pattern = "regex/.*", .operations = {{Operation::kRead, Nothing}}},
       {.pattern = "hidden",
-       .operations = {{Operation::kRead, [] {
+       .operations = {{Operation::kRead,
+                       [] {
                          OperationHandler h(Nothing);
                          h.unpublished = true;
                          return h;
@@ -96,9 +107,13 @@ void ExpectValidOpenAPI(const json& doc) {
   ASSERT_TRUE(doc["paths"].is_object());
   ASSERT_TRUE(doc["components"]["schemas"].is_object());
   const std::set<std::string> methods = {"get", "post", "delete", "patch"};
-  const std::set<std::string> item_keys = {"description",      "parameters",         "x-vault-sudo",
-                                           "x-vault-unauthenticated", "x-vault-createSupported",
-                                           "x-vault-displayNavigation", "x-vault-displayAttrs"};
+  const std::set<std::string> item_keys = {"description",
+                                           "parameters",
+                                           "x-vault-sudo",
+                                           "x-vault-unauthenticated",
+                                           "x-vault-createSupported",
+                                           "x-vault-displayNavigation",
+                                           "x-vault-displayAttrs"};
   std::set<std::string> op_ids;
   for (const auto& [key, item] : doc["paths"].items()) {
     SCOPED_TRACE(key);
@@ -264,7 +279,8 @@ TEST(ExpandPatternTest, Cases) {
       {"^roles/" + GenericNameRegex("name") + "$", std::vector<std::string>{"roles/{name}"}},
       {"^creds/" + GenericNameRegex("name") + OptionalParamRegex("x") + "$",
        std::vector<std::string>{"creds/{name}", "creds/{name}/{x}"}},
-      {"^(keys|certs)/" + MatchAllRegex("rest") + "$", std::vector<std::string>{"keys/{rest}", "certs/{rest}"}},
+      {"^(keys|certs)/" + MatchAllRegex("rest") + "$",
+       std::vector<std::string>{"keys/{rest}", "certs/{rest}"}},
       {"^a(?:/b)?$", std::vector<std::string>{"a", "a/b"}},
       {R"(^a\.b$)", std::vector<std::string>{"a.b"}},
       {"^keys/.*$", std::nullopt},

@@ -1,11 +1,12 @@
 // CalculateTTL (ported cases of Go's TestCalculateTTL) and duration text.
+#include "framework/lease.h"
+
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "framework/lease.h"
 #include "test_util.h"
 
 namespace taskcred::framework {
@@ -29,7 +30,10 @@ struct TTLCase {
 
 TEST(CalculateTTLTest, GoCases) {
   const std::vector<TTLCase> cases = {
-      {.name = "increment is preferred", .increment = hours(1), .backend_default = hours(30), .want = hours(1)},
+      {.name = "increment is preferred",
+       .increment = hours(1),
+       .backend_default = hours(30),
+       .want = hours(1)},
       {.name = "zero backend default uses increment", .increment = hours(1), .want = hours(1)},
       {.name = "zero increment uses backend default", .backend_default = hours(30), .want = hours(30)},
       {.name = "zeros use system view", .want = hours(5)},
@@ -93,13 +97,16 @@ TEST(CalculateTTLTest, GoCases) {
 
 TEST(CalculateTTLTest, BoundedByStartTime) {
   const auto start = std::chrono::system_clock::time_point(seconds(1'700'000'000));
-  TTLInputs in{.mount_default_ttl = hours(1), .mount_max_ttl = hours(2), .start_time = start,
+  TTLInputs in{.mount_default_ttl = hours(1),
+               .mount_max_ttl = hours(2),
+               .start_time = start,
                .now = start + minutes(90) + std::chrono::milliseconds(700)};
   common::Result<TTLResult> got = CalculateTTL(in);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->ttl, minutes(30));  // now is truncated to the second
   ASSERT_EQ(got->warnings.size(), 1u);
-  EXPECT_EQ(got->warnings[0], "TTL of \"1h\" exceeded the effective max_ttl of \"30m\"; TTL value is capped accordingly");
+  EXPECT_EQ(got->warnings[0],
+            "TTL of \"1h\" exceeded the effective max_ttl of \"30m\"; TTL value is capped accordingly");
 
   in.now = start + hours(2);
   got = CalculateTTL(in);

@@ -1,14 +1,15 @@
 // Secret types: issuing stamps secret_type; renew/revoke dispatch on it.
+#include "framework/secret.h"
+
+#include <gtest/gtest.h>
+
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "framework/backend.h"
 #include "framework/response.h"
-#include "framework/secret.h"
 #include "test_util.h"
 
 namespace taskcred::framework {
@@ -121,7 +122,8 @@ TEST_F(SecretTest, DispatchErrors) {
       {"null internal data", Operation::kRevoke, json(nullptr), ErrorKind::kInvalidArgument,
        "secret is unsupported by this backend"},
       {"no secret", Operation::kRevoke, std::nullopt, ErrorKind::kInvalidArgument, "request has no secret"},
-      {"not renewable", Operation::kRenew, json{{"secret_type", "static"}}, ErrorKind::kUnsupportedOperation, ""},
+      {"not renewable", Operation::kRenew, json{{"secret_type", "static"}}, ErrorKind::kUnsupportedOperation,
+       ""},
       {"no revoke handler", Operation::kRevoke, json{{"secret_type", "norevoke"}},
        ErrorKind::kUnsupportedOperation, ""},
   };

@@ -1,12 +1,13 @@
 // Typed JSON storage helpers and list pagination.
+#include "framework/storage_json.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "framework/response.h"
-#include "framework/storage_json.h"
 #include "test_util.h"
 
 namespace taskcred::framework {

@@ -1,15 +1,15 @@
 // Small helpers for framework tests: status kind checks and a request builder.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "common/status.h"
+#include "fake_system_view.h"
 #include "logical/inmem_storage.h"
 #include "logical/request.h"
-#include "fake_system_view.h"
 
 namespace taskcred::test {
 
@@ -34,6 +34,6 @@ inline std::string KindName(common::ErrorKind k) { return std::string(common::Er
 
 }  // namespace taskcred::test
 
-#define EXPECT_KIND(status_expr, kind_value) \
+#define EXPECT_KIND(status_expr, kind_value)                                                          \
   EXPECT_EQ(::taskcred::test::KindName((status_expr).kind()), ::taskcred::test::KindName(kind_value)) \
       << (status_expr).message()

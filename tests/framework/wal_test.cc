@@ -1,14 +1,15 @@
 // WAL entries and the rollback operation (periodic function + WAL rollback).
+#include "framework/wal.h"
+
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include "framework/backend.h"
-#include "framework/wal.h"
 #include "test_util.h"
 
 namespace taskcred::framework {
