@@ -284,10 +284,27 @@ Status PluginHost::Connect() {
       // Non-multiplexed broker: the plugin sends nothing we need to act on.
     }
   });
+  if (options_.stdio_stream.value_or(handshake_.app_version >= 5)) {
+    auto stdio = ::plugin::GRPCStdio::NewStub(channel_);
+    stdio_stream_ = stdio->StreamStdio(&stdio_ctx_, {});
+    stdio_open_ = true;
+    stdio_reader_ = std::thread([this] {
+      ::plugin::StdioData data;
+      while (stdio_stream_->Read(&data)) {
+        // Vault discards plugin stdio; so do we.
+      }
+      stdio_open_ = false;
+    });
+  }
   return Status::Ok();
 }
 
 PluginHost::~PluginHost() {
+  if (stdio_stream_) {
+    stdio_ctx_.TryCancel();
+    if (stdio_reader_.joinable()) stdio_reader_.join();
+    (void)stdio_stream_->Finish();
+  }
   if (broker_stream_) {
     broker_ctx_.TryCancel();
     if (broker_reader_.joinable()) broker_reader_.join();
@@ -352,7 +369,9 @@ Result<Mount*> PluginHost::Setup(SetupOptions o) {
     r.status = backend_->Setup(&ctx, args, &r.reply);
     return r;
   };
-  if (o.conninfo == ConnInfoOrder::kBeforeSetup) {
+  if (o.conninfo == ConnInfoOrder::kNever) {
+    raw->setup_ = call();
+  } else if (o.conninfo == ConnInfoOrder::kBeforeSetup) {
     if (!SendConnInfo(raw->broker_id_, raw->broker_->socket_path())) return Status::Unavailable("broker stream closed");
     raw->setup_ = call();
   } else {

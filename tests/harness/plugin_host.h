@@ -18,6 +18,7 @@
 // Thread-safe after Start: RPC helpers may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -33,6 +34,7 @@
 #include "common/status.h"
 #include "goplugin/grpc_broker.grpc.pb.h"
 #include "goplugin/grpc_controller.grpc.pb.h"
+#include "goplugin/grpc_stdio.grpc.pb.h"
 #include "harness/certs.h"
 #include "harness/fake_vault_api.h"
 #include "harness/handshake.h"
@@ -85,9 +87,12 @@ struct HostOptions {
   std::chrono::milliseconds handshake_timeout{10000};
   // Connect + open the broker stream (false: only launch and read the line).
   bool connect = true;
+  // Open GRPCStdio/StreamStdio right after connecting, as go-plugin >= 1.1
+  // does (Vault >= 1.12, OpenBao); default: when the negotiated version is 5.
+  std::optional<bool> stdio_stream;
 };
 
-enum class ConnInfoOrder { kBeforeSetup, kAfterSetup };
+enum class ConnInfoOrder { kBeforeSetup, kAfterSetup, kNever };
 
 struct SetupOptions {
   std::map<std::string, std::string> config;  // default: plugin_name/plugin_type
@@ -194,6 +199,9 @@ class PluginHost {
   std::optional<ExitInfo> WaitExit(std::chrono::milliseconds timeout) { return process_->WaitExit(timeout); }
   pid_t pid() const { return process_->pid(); }
 
+  // True while the StreamStdio call (if opened) has not ended.
+  bool StdioStreamOpen() const { return stdio_open_.load(); }
+
   // Sends a ConnInfo for `service_id` on the broker stream (tests of odd orders).
   bool SendConnInfo(uint32_t service_id, const std::string& socket_path);
 
@@ -226,6 +234,11 @@ class PluginHost {
   std::thread broker_reader_;
   std::mutex broker_write_mu_;
 
+  grpc::ClientContext stdio_ctx_;
+  std::unique_ptr<grpc::ClientReader<::plugin::StdioData>> stdio_stream_;
+  std::thread stdio_reader_;
+
+  std::atomic<bool> stdio_open_{false};
   std::mutex mounts_mu_;
   uint32_t next_broker_id_ = 1;
   std::vector<std::unique_ptr<Mount>> mounts_;

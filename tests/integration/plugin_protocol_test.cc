@@ -420,6 +420,28 @@ INSTANTIATE_TEST_SUITE_P(Orders, IntegrationBrokerTest,
                            return tpi.param == ConnInfoOrder::kBeforeSetup ? "before_setup" : "after_setup";
                          });
 
+TEST(IntegrationBrokerTest, MissingConnInfoFailsSetupInTime) {
+  START_HOST(host, Options(TlsMode::kAutoMtls));
+  SetupOptions s;
+  s.conninfo = ConnInfoOrder::kNever;
+  auto t0 = std::chrono::steady_clock::now();
+  auto mount = host->Setup(s);
+  ASSERT_TRUE(mount.ok()) << mount.status().ToString();
+  const auto& setup = (*mount)->setup();
+  EXPECT_TRUE(!setup.ok() || !setup.reply.err().empty()) << "Setup must fail without a broker connection";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s);  // go-plugin waits 5 s for a ConnInfo
+  EXPECT_TRUE(host->process().Running());
+  SETUP_MOUNT(good, host, {});  // the next mount works
+  ExpectKvRoundTrip(*good, "k", "v");
+}
+
+TEST(IntegrationBrokerTest, LongLivedStreamsStayOpen) {
+  START_HOST(host, Options(TlsMode::kAutoMtls));  // v5: stdio + broker streams, like go-plugin >= 1.1
+  SETUP_MOUNT(mount, host, {});
+  ExpectKvRoundTrip(*mount, "streams", "v");
+  EXPECT_TRUE(host->StdioStreamOpen()) << "StreamStdio must be held open, not answered";
+}
+
 TEST(IntegrationBackendTest, VaultCallSequenceThroughBrokeredStorage) {
   START_HOST(host, Options(TlsMode::kAutoMtls));
   auto mux = host->MultiplexingSupport();
@@ -574,9 +596,16 @@ TEST(IntegrationBackendTest, VersionIsSemver) {
   static const std::regex kSemver(
       R"(^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$)");
   EXPECT_TRUE(std::regex_match(v.reply.plugin_version(), kSemver)) << v.reply.plugin_version();
-  // Registration calls Version right after Setup, before Initialize; also fine without a mount.
+  // Registration calls Version right after Setup, before Initialize.
   auto raw = host->Version(mount->multiplex_id());
   EXPECT_TRUE(raw.ok()) << raw.status.error_message();
+  // Any answer other than OK or UNIMPLEMENTED makes the host log through a nil
+  // logger on the registration path (protocol.md 6.3).
+  for (const std::string& id : {std::string(""), std::string("unknownXYZ")}) {
+    auto v2 = host->Version(id);
+    EXPECT_TRUE(v2.ok() || v2.status.error_code() == grpc::StatusCode::UNIMPLEMENTED)
+        << "multiplex_id '" << id << "': " << v2.status.error_code() << " " << v2.status.error_message();
+  }
 }
 
 TEST(IntegrationBackendTest, SystemViewReachesThePlugin) {
