@@ -24,11 +24,11 @@ enum class BackendType { kUnknown = 0, kLogical = 1, kCredential = 2 };
 
 // Path patterns with special treatment (exact, or prefix with trailing '*').
 struct Paths {
-  std::vector<std::string> root;
-  std::vector<std::string> unauthenticated;
-  std::vector<std::string> local_storage;
-  std::vector<std::string> seal_wrap_storage;
-  std::vector<std::string> write_forwarded_storage;
+  std::vector<std::string> root{};
+  std::vector<std::string> unauthenticated{};
+  std::vector<std::string> local_storage{};
+  std::vector<std::string> seal_wrap_storage{};
+  std::vector<std::string> write_forwarded_storage{};
   bool operator==(const Paths&) const = default;
 };
 
