@@ -20,7 +20,8 @@ nlohmann::json RingState::ToJson() const {
                    {"created_at", k.created_at},
                    {"activated_at", k.activated_at},
                    {"retired_at", k.retired_at},
-                   {"expires_at", k.expires_at}});
+                   {"expires_at", k.expires_at},
+                   {"max_token_ttl", k.max_token_ttl}});
   }
   return {{"keys", arr}};
 }
@@ -40,6 +41,7 @@ Result<RingState> RingState::FromJson(const nlohmann::json& j) {
     TC_RETURN_IF_ERROR(ReadMember(e, "activated_at", k.activated_at));
     TC_RETURN_IF_ERROR(ReadMember(e, "retired_at", k.retired_at));
     TC_RETURN_IF_ERROR(ReadMember(e, "expires_at", k.expires_at));
+    TC_RETURN_IF_ERROR(ReadMember(e, "max_token_ttl", k.max_token_ttl));
     s.keys.push_back(std::move(k));
   }
   return s;
@@ -167,12 +169,13 @@ void KeyRing::DoRotate(RingState& state, const ConfigEntry& config, int64_t now,
   for (auto& k : state.keys) {
     if (k.is_active()) {
       k.retired_at = now;
-      k.expires_at = now + config.verification_ttl;
+      k.expires_at = now + std::max(k.max_token_ttl, config.verification_ttl);
     }
   }
   for (auto& k : state.keys) {
     if (k.is_next()) {
       k.activated_at = now;
+      k.max_token_ttl = config.verification_ttl;
       change.active_kid = k.kid;
       break;
     }
@@ -208,7 +211,7 @@ Result<RingChange> KeyRing::Rotate(logical::Storage& storage, const ConfigEntry&
   return change;
 }
 
-Status KeyRing::AlignNextKey(logical::Storage& storage, const ConfigEntry& config) {
+Status KeyRing::ApplyConfig(logical::Storage& storage, const ConfigEntry& config) {
   std::lock_guard write(write_mu_);
   TC_ASSIGN_OR_RETURN(std::optional<RingState> loaded, Load(storage));
   if (!loaded) return Status::Ok();
@@ -217,6 +220,10 @@ Status KeyRing::AlignNextKey(logical::Storage& storage, const ConfigEntry& confi
   for (auto& k : loaded->keys) {
     if (k.is_next() && k.alg != config.signing_algorithm) {
       TC_ASSIGN_OR_RETURN(k, NewKey(config.signing_algorithm, now));
+      changed = true;
+    }
+    if (k.is_active() && k.max_token_ttl < config.verification_ttl) {
+      k.max_token_ttl = config.verification_ttl;
       changed = true;
     }
   }

@@ -11,7 +11,10 @@
 // least one rotation period before it signs. The ring is created on first
 // need (issuance, JWKS read, rotate) with an active and a next key.
 // Changing signing_algorithm replaces the unused next key at once
-// (AlignNextKey) and so takes effect at the following rotation.
+// (ApplyConfig) and so takes effect at the following rotation.
+// Each active key remembers the largest verification_ttl in force while it
+// signed (max_token_ttl); retirement keeps it in the JWKS for at least that
+// long, so lowering verification_ttl never cuts a live JWT's key short.
 // kid = RFC 7638 thumbprint of the public key.
 //
 // Safe for concurrent use. Reads come from an in-memory copy dropped by
@@ -42,9 +45,10 @@ struct KeyRecord {
   std::string alg;
   std::string private_pem;  // secret: storage only
   int64_t created_at = 0;
-  int64_t activated_at = 0;  // 0 = not yet signing (the next key)
-  int64_t retired_at = 0;    // 0 = not retired
-  int64_t expires_at = 0;    // retired keys: leaves the JWKS at this time
+  int64_t activated_at = 0;   // 0 = not yet signing (the next key)
+  int64_t retired_at = 0;     // 0 = not retired
+  int64_t expires_at = 0;     // retired keys: leaves the JWKS at this time
+  int64_t max_token_ttl = 0;  // largest verification_ttl while active (caps its JWTs' lifetimes)
 
   bool is_next() const { return activated_at == 0; }
   bool is_active() const { return activated_at != 0 && retired_at == 0; }
@@ -84,9 +88,10 @@ class KeyRing {
   // Rotates now (creating the ring instead if there is none) and prunes
   // retired keys past their expiry.
   common::Result<RingChange> Rotate(logical::Storage& storage, const ConfigEntry& config);
-  // Replaces the next key if its algorithm differs from config's. No-op
-  // without a ring.
-  common::Status AlignNextKey(logical::Storage& storage, const ConfigEntry& config);
+  // After a config write: replaces the next key if its algorithm differs
+  // from config's, and raises the active key's max_token_ttl to
+  // config.verification_ttl. No-op without a ring.
+  common::Status ApplyConfig(logical::Storage& storage, const ConfigEntry& config);
   // Periodic work: rotate when now - activated_at >= rotation_period (> 0),
   // prune retired keys past expires_at. No-op without a ring.
   common::Result<RingChange> Maintain(logical::Storage& storage, const ConfigEntry& config);

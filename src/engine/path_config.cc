@@ -54,7 +54,7 @@ class ConfigHandlers {
     TC_RETURN_IF_ERROR(ValidateConfig(config));
     TC_RETURN_IF_ERROR(CheckRoleLifetimes(*s_, *req.storage, config.verification_ttl));
     TC_RETURN_IF_ERROR(s_->config.Put(*req.storage, config));
-    TC_RETURN_IF_ERROR(s_->keys.AlignNextKey(*req.storage, config));
+    TC_RETURN_IF_ERROR(s_->keys.ApplyConfig(*req.storage, config));
     return framework::NoResponse();
   }
 
@@ -62,7 +62,7 @@ class ConfigHandlers {
     TC_RETURN_IF_ERROR(CheckRoleLifetimes(*s_, *req.storage, ConfigEntry{}.verification_ttl)
                            .WithContext("config delete would restore the default verification_ttl"));
     TC_RETURN_IF_ERROR(s_->config.Delete(*req.storage));
-    TC_RETURN_IF_ERROR(s_->keys.AlignNextKey(*req.storage, ConfigEntry{}));
+    TC_RETURN_IF_ERROR(s_->keys.ApplyConfig(*req.storage, ConfigEntry{}));
     return framework::NoResponse();
   }
 

@@ -89,6 +89,25 @@ TEST_F(KeysTest, RetiredKeyStaysForVerificationTtlThenIsPruned) {
   EXPECT_EQ((*ring)->value.find(old_kid), std::string::npos);
 }
 
+TEST_F(KeysTest, LoweringVerificationTtlKeepsKeysOfLiveJwts) {
+  ASSERT_TRUE(h_.Write("config", {{"verification_ttl", "48h"}}).ok());
+  ASSERT_TRUE(h_.Write("roles/mount-bound", {{"task", "t"}, {"grants", {"read kv://a/b"}}}).ok());
+  h_.system_view().SetTtls(std::chrono::hours(100), std::chrono::hours(100));
+  json d = Issue(h_, "creds/mount-bound").data;
+  EXPECT_EQ(d["expires_at"], engine::Rfc3339(h_.now() + 48 * 3600));  // capped by verification_ttl
+  auto decoded = crypto::DecodeJwt(d["credential"].get<std::string>());
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_TRUE(h_.Write("config", {{"verification_ttl", "24h"}}).ok());
+  ASSERT_TRUE(h_.Write("rotate").ok());
+  h_.Advance(47 * 3600);
+  ASSERT_TRUE(h_.Periodic().ok());
+  EXPECT_TRUE(crypto::VerifyJwtSignature(*decoded, h_.Jwks()).ok());
+  EXPECT_EQ(h_.Introspect(d["credential"])["active"], true);
+  h_.Advance(3600);
+  ASSERT_TRUE(h_.Periodic().ok());
+  EXPECT_FALSE(crypto::VerifyJwtSignature(*decoded, h_.Jwks()).ok());
+}
+
 TEST_F(KeysTest, PeriodicRotatesWhenRotationPeriodHasPassed) {
   ASSERT_TRUE(h_.Write("config", {{"rotation_period", 3600}}).ok());
   std::string first = SignedBy(h_);
