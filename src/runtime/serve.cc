@@ -549,8 +549,13 @@ int Serve(int argc, char** argv, tl::BackendFactory factory, const ServeOptions&
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  // The sync server needs one thread per in-flight call. StartStream and
+  // StreamStdio pin one each for the process lifetime, pollers take a few,
+  // and Vault issues requests concurrently without a limit of its own; a
+  // low cap turns bursts into RESOURCE_EXHAUSTED (500s). Threads are created
+  // on demand and idle ones exit, so a high cap costs nothing at rest.
   grpc::ResourceQuota quota("taskcred-plugin");
-  quota.SetMaxThreads(64);
+  quota.SetMaxThreads(1024);
   builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(INT_MAX);
   builder.SetMaxSendMessageSize(INT_MAX);
