@@ -37,14 +37,13 @@ bool ParseGoBool(std::string_view value, bool* out) {
 }
 
 std::string NotAPluginMessage(std::string_view program) {
-  std::string name(program.empty() ? "this binary" : program);
-  return "This binary is a plugin. These are not meant to be executed directly.\n"
-         "Please execute the program that consumes these plugins, which will\n"
-         "load any plugins automatically.\n\n"
-         "Register it with Vault or OpenBao, for example:\n"
-         "  vault plugin register -sha256=<sha256 of " + name + "> -command=" + name +
-         " secret <name>\n"
-         "  vault secrets enable -path=<mount> <name>\n";
+  std::string path(program.empty() ? "plugin" : program);
+  std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  return base + " is a Vault/OpenBao plugin: the Vault server starts it, it is\n"
+         "not run by hand. Copy it into the server's plugin_directory, then register and mount it:\n\n"
+         "  vault plugin register -sha256=$(sha256sum " + path + " | cut -d' ' -f1) -command=" + base +
+         " secret " + base + "\n"
+         "  vault secrets enable -path=" + base + " " + base + "\n";
 }
 
 int NegotiateVersion(std::optional<std::string_view> host_versions) {

@@ -77,7 +77,7 @@ TEST(HandshakeTest, ResolveGroup) {
 
 TEST(HandshakeTest, NotAPluginMessageMentionsRegistration) {
   std::string m = NotAPluginMessage("/usr/bin/x");
-  EXPECT_NE(m.find("This binary is a plugin"), std::string::npos);
+  EXPECT_NE(m.find("is a Vault/OpenBao plugin"), std::string::npos);
   EXPECT_NE(m.find("plugin register"), std::string::npos);
 }
 

@@ -295,8 +295,8 @@ TEST(SmokeTest, RefusesToStart) {
     std::vector<std::string> want_stderr;
   };
   const std::vector<Case> cases = {
-      {"no cookie", {"PLUGIN_PROTOCOL_VERSIONS=5"}, {"This binary is a plugin", "plugin register"}},
-      {"wrong cookie", {"VAULT_BACKEND_PLUGIN=nope", "PLUGIN_PROTOCOL_VERSIONS=5"}, {"This binary is a plugin"}},
+      {"no cookie", {"PLUGIN_PROTOCOL_VERSIONS=5"}, {"is a Vault/OpenBao plugin", "plugin register"}},
+      {"wrong cookie", {"VAULT_BACKEND_PLUGIN=nope", "PLUGIN_PROTOCOL_VERSIONS=5"}, {"is a Vault/OpenBao plugin"}},
       {"multiplexed broker",
        {kCookie, "PLUGIN_PROTOCOL_VERSIONS=5", "PLUGIN_MULTIPLEX_GRPC=true"},
        {"PLUGIN_MULTIPLEX_GRPC", "\"@level\":\"error\""}},
