@@ -2,10 +2,13 @@
 // (Debian's go-plugin 1.0.1, AutoMTLS on): it launches a plugin binary,
 // dispenses the backend, serves a brokered in-memory pb.Storage and a minimal
 // pb.SystemView with broker.AcceptAndServe, drives Setup, Type, SpecialPaths,
-// Initialize and HandleRequest (write then read kv/x), kills the plugin and
-// exits non-zero on any mismatch.
+// Initialize and HandleRequest (a write that must land in the brokered
+// storage, then a read of it), kills the plugin and exits non-zero on any
+// mismatch.
 //
-// Usage: interop-host <plugin binary>
+// Usage: interop-host [-engine mock|taskcred] <plugin binary>
+//   mock:     write/read kv/x on taskcred-mock-plugin (the default)
+//   taskcred: write/read the engine's config on the real taskcred plugin
 package main
 
 import (
@@ -151,7 +154,19 @@ func request(op, path string, data map[string]interface{}) *pb.HandleRequestArgs
 }
 
 // run drives one plugin process whose host offers `versions`.
-func run(binary string, versions []int) error {
+// scenario is the write-then-read exchange a run performs.
+type scenario struct {
+	path   string                 // written with update, then read
+	data   map[string]interface{} // the write's body
+	marker string                 // must appear in storage and in the read
+}
+
+var scenarios = map[string]scenario{
+	"mock":     {path: "kv/x", data: map[string]interface{}{"value": "from-go-plugin"}, marker: "from-go-plugin"},
+	"taskcred": {path: "config", data: map[string]interface{}{"issuer": "https://from-go-plugin.example/v1/taskcred"}, marker: "from-go-plugin.example"},
+}
+
+func run(binary string, versions []int, sc scenario) error {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "interop-host", Level: hclog.Debug, Output: os.Stderr})
 	sets := map[int]plugin.PluginSet{}
 	want := 0
@@ -236,39 +251,39 @@ func run(binary string, versions []int) error {
 		return fmt.Errorf("Initialize reply error: %v", init.GetErr())
 	}
 
-	write, err := bc.backend.HandleRequest(ctx, request("update", "kv/x", map[string]interface{}{"value": "from-go-plugin"}))
+	write, err := bc.backend.HandleRequest(ctx, request("update", sc.path, sc.data))
 	if err != nil {
-		return fmt.Errorf("HandleRequest update kv/x: %w", err)
+		return fmt.Errorf("HandleRequest update %s: %w", sc.path, err)
 	}
 	if e := write.GetErr(); e != nil && (e.GetErrType() != 0 || e.GetErrMsg() != "") {
-		return fmt.Errorf("update kv/x error: %v", e)
+		return fmt.Errorf("update %s error: %v", sc.path, e)
 	}
 	store.mu.Lock()
 	stored := 0
 	for k, v := range store.m {
-		if strings.Contains(string(v), "from-go-plugin") {
+		if strings.Contains(string(v), sc.marker) {
 			stored++
 			logger.Info("plugin wrote through the broker", "key", k)
 		}
 	}
 	store.mu.Unlock()
 	if stored == 0 {
-		return errors.New("the write of kv/x did not reach the brokered storage")
+		return fmt.Errorf("the write of %s did not reach the brokered storage", sc.path)
 	}
 
-	read, err := bc.backend.HandleRequest(ctx, request("read", "kv/x", nil))
+	read, err := bc.backend.HandleRequest(ctx, request("read", sc.path, nil))
 	if err != nil {
-		return fmt.Errorf("HandleRequest read kv/x: %w", err)
+		return fmt.Errorf("HandleRequest read %s: %w", sc.path, err)
 	}
 	if e := read.GetErr(); e != nil && (e.GetErrType() != 0 || e.GetErrMsg() != "") {
-		return fmt.Errorf("read kv/x error: %v", e)
+		return fmt.Errorf("read %s error: %v", sc.path, e)
 	}
 	var data map[string]interface{}
 	if err := json.Unmarshal([]byte(read.GetResponse().GetData()), &data); err != nil {
-		return fmt.Errorf("read kv/x: response data is not JSON: %w", err)
+		return fmt.Errorf("read %s: response data is not JSON: %w", sc.path, err)
 	}
-	if !strings.Contains(read.GetResponse().GetData(), "from-go-plugin") {
-		return fmt.Errorf("read kv/x returned %s, want the written value", read.GetResponse().GetData())
+	if !strings.Contains(read.GetResponse().GetData(), sc.marker) {
+		return fmt.Errorf("read %s returned %s, want the written value", sc.path, read.GetResponse().GetData())
 	}
 
 	client.Kill()
@@ -279,13 +294,19 @@ func run(binary string, versions []int) error {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: interop-host <plugin binary>")
+	args := os.Args[1:]
+	engine := "mock"
+	if len(args) == 3 && args[0] == "-engine" {
+		engine, args = args[1], args[2:]
+	}
+	sc, known := scenarios[engine]
+	if len(args) != 1 || !known {
+		fmt.Fprintln(os.Stderr, "usage: interop-host [-engine mock|taskcred] <plugin binary>")
 		os.Exit(2)
 	}
 	failed := false
 	for _, versions := range [][]int{{4, 5}, {4}} {
-		if err := run(os.Args[1], versions); err != nil {
+		if err := run(args[0], versions, sc); err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL host offering %v: %v\n", versions, err)
 			failed = true
 			continue
