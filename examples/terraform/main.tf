@@ -1,7 +1,9 @@
 # taskcred managed as code: the mount, the engine config and the backup role.
-# Values are written in the form the engine reads them back (durations as
-# integer seconds, grants as structured objects), so `terraform plan` after
-# `apply` shows no drift.
+# The config and role bodies live in config.json and role-backup-job.json,
+# written in the form the engine reads them back (durations as integer
+# seconds, grants as structured objects), so `terraform plan` after `apply`
+# shows no drift. tests/plugin/terraform_test.cc writes exactly these files
+# through the real plugin and checks every key reads back identically.
 terraform {
   required_providers {
     vault = {
@@ -26,33 +28,12 @@ resource "vault_mount" "taskcred" {
 resource "vault_generic_endpoint" "config" {
   path                 = "${vault_mount.taskcred.path}/config"
   ignore_absent_fields = true
-  data_json = jsonencode({
-    issuer            = "https://vault.example.com/v1/taskcred"
-    signing_algorithm = "EdDSA"
-    rotation_period   = 2592000
-    verification_ttl  = 86400
-    default_audience  = ["backup-service"]
-  })
+  data_json            = file("${path.module}/config.json")
 }
 
 resource "vault_generic_endpoint" "role_backup_job" {
   depends_on           = [vault_generic_endpoint.config]
   path                 = "${vault_mount.taskcred.path}/roles/backup-job"
   ignore_absent_fields = true
-  data_json = jsonencode({
-    task        = "nightly-backup"
-    description = "Nightly database backup to object storage"
-    grants = [
-      { resource = "s3://backups/db1/{{snapshot_id}}", actions = ["write"] },
-      { resource = "kv://db1/backup-user", actions = ["read"] },
-    ]
-    parameters      = { snapshot_id = "^[0-9]{1,12}$" }
-    ttl             = 900
-    max_ttl         = 3600
-    renewable       = false
-    max_uses        = 1
-    audience        = ["backup-service"]
-    credential_type = "jwt"
-    bind_entity     = true
-  })
+  data_json            = file("${path.module}/role-backup-job.json")
 }
