@@ -1,0 +1,174 @@
+// Lifetimes and caches through the real binary: TTL bounding by mount tuning
+// and verification_ttl, audience defaults, bind_entity, every algorithm,
+// expiry + tidy (records aged directly in the host's storage), and
+// InvalidateKey across two mounts sharing one storage.
+#include <chrono>
+#include <cstdio>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "crypto/jwt.h"
+#include "plugin_fixture.h"
+
+namespace taskcred::test {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kNs = 1000000000;
+
+int64_t LeaseTtlSeconds(const RequestResult& r) { return r.reply.response().secret().lease_options().ttl() / kNs; }
+
+class PluginLifetimeTest : public PluginSuite {
+ protected:
+  static void SetUpTestSuite() {
+    PluginSuite::SetUpTestSuite();
+    Ok("update", "config", {{"default_audience", "default-svc"}});
+    Ok("create", "roles/mount-default", {{"task", "t"}, {"grants", "read kv://a/b"}});
+    Ok("create", "roles/long", {{"task", "t"}, {"grants", "read kv://a/b"}, {"ttl", "2h"}, {"max_ttl", "3h"}});
+    Ok("create", "roles/anon", {{"task", "t"}, {"grants", "read kv://a/b"}, {"bind_entity", false}});
+    Ok("create", "roles/opaque-short",
+       {{"task", "t"}, {"grants", "read kv://a/b"}, {"credential_type", "opaque"}, {"ttl", 60}});
+  }
+};
+
+TEST_F(PluginLifetimeTest, JwtWithoutRoleTtlIsCappedByVerificationTtl) {
+  // Mount default is Vault's 32 days; a JWT may not outlive verification_ttl (24 h).
+  RequestResult r = Issue("creds/mount-default");
+  EXPECT_EQ(LeaseTtlSeconds(r), 86400);
+  EXPECT_EQ(r.reply.response().secret().lease_options().maxttl() / kNs, 86400);
+  auto jwt = crypto::DecodeJwt(r.data["credential"].get<std::string>());
+  ASSERT_TRUE(jwt.ok());
+  EXPECT_EQ(jwt->claims["exp"].get<int64_t>() - jwt->claims["iat"].get<int64_t>(), 86400);
+}
+
+TEST_F(PluginLifetimeTest, MountTuningBoundsTheLease) {
+  SystemViewConfig sv = mount().system_view().Get();
+  SystemViewConfig tuned = sv;
+  tuned.default_lease_ttl_ns = 300 * kNs;
+  tuned.max_lease_ttl_ns = 1800 * kNs;
+  mount().system_view().Set(tuned);
+  RequestResult dflt = Issue("creds/mount-default");
+  EXPECT_EQ(LeaseTtlSeconds(dflt), 300);
+  RequestResult capped = Issue("creds/long");
+  EXPECT_EQ(LeaseTtlSeconds(capped), 1800) << "role ttl 2h above the mount max of 30m";
+  EXPECT_EQ(capped.reply.response().secret().lease_options().maxttl() / kNs, 1800);
+  auto jwt = crypto::DecodeJwt(capped.data["credential"].get<std::string>());
+  ASSERT_TRUE(jwt.ok());
+  EXPECT_EQ(jwt->claims["exp"].get<int64_t>() - jwt->claims["iat"].get<int64_t>(), 1800);
+  mount().system_view().Set(sv);
+}
+
+TEST_F(PluginLifetimeTest, AudienceDefaultsAndBindEntity) {
+  RequestResult r = Issue("creds/anon", nullptr, "ent-x");
+  EXPECT_EQ(r.data["audience"], json({"default-svc"}));
+  auto jwt = crypto::DecodeJwt(r.data["credential"].get<std::string>());
+  ASSERT_TRUE(jwt.ok());
+  EXPECT_EQ(jwt->claims["aud"], json({"default-svc"}));
+  EXPECT_EQ(jwt->claims["sub"], "task:" + r.data["task_id"].get<std::string>());
+  EXPECT_EQ(Ok("read", "roles/anon")["audience"], json::array()) << "read back as written (no drift)";
+}
+
+TEST_F(PluginLifetimeTest, EveryAlgorithmSignsAfterItWasPublished) {
+  for (const char* alg : {"ES256", "RS256", "EdDSA"}) {
+    SCOPED_TRACE(alg);
+    Ok("update", "config", {{"signing_algorithm", alg}});
+    json jwks = RawBody(Call("read", "jwks"));
+    ASSERT_GE(jwks["keys"].size(), 2u);
+    EXPECT_EQ(jwks["keys"][1]["alg"], alg) << "the next key is replaced by one of the new algorithm";
+    Ok("update", "rotate");
+    RequestResult r = Issue("creds/anon");
+    auto verified =
+        crypto::DecodeAndVerifyJwt(r.data["credential"].get<std::string>(), RawBody(Call("read", "jwks")));
+    ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+    EXPECT_EQ(verified->header["alg"], alg);
+    EXPECT_EQ(Ok("update", "introspect", {{"token", r.data["credential"]}})["active"], true);
+  }
+}
+
+// Ages a task record (and its expiry index) in the host's storage as if it
+// had been issued `age` seconds ago.
+void AgeRecord(const std::string& task_id, int64_t age) {
+  auto stored = PluginSuite::mount().storage().Get("tasks/" + task_id);
+  ASSERT_TRUE(stored.has_value());
+  json rec = json::parse(stored->value);
+  for (const char* k : {"issued_at", "expires_at", "max_ttl_at"}) {
+    if (rec.contains(k)) rec[k] = rec[k].get<int64_t>() - age;
+  }
+  PluginSuite::mount().storage().Put("tasks/" + task_id, {rec.dump(), stored->seal_wrap});
+  int64_t bucket = rec["expires_at"].get<int64_t>() / 3600 * 3600;
+  char name[32];
+  std::snprintf(name, sizeof(name), "%012lld", static_cast<long long>(bucket));
+  PluginSuite::mount().storage().Put("expiry/" + std::string(name) + "/" + task_id, {"", false});
+}
+
+TEST_F(PluginLifetimeTest, ExpiredRecordsAreInactiveAndTidied) {
+  RequestResult r = Issue("creds/opaque-short");
+  std::string task_id = r.data["task_id"];
+  std::string token = r.data["credential"];
+  AgeRecord(task_id, 3 * 3600);
+  EXPECT_EQ(Ok("update", "introspect", {{"token", token}}), json({{"active", false}})) << "expired";
+  EXPECT_EQ(Ok("read", "tasks/" + task_id)["active"], false);
+  EXPECT_EQ(SecretOp("renew", r).http_status, 400);
+  json t = Ok("update", "tidy");
+  EXPECT_GE(t["tasks_deleted"].get<int>(), 1);
+  EXPECT_GE(t["buckets_scanned"].get<int>(), 1);
+  EXPECT_FALSE(mount().storage().Get("tasks/" + task_id).has_value());
+  EXPECT_EQ(Call("read", "tasks/" + task_id).http_status, 404);
+  // Revoke after tidy is still success (the record is gone).
+  EXPECT_EQ(SecretOp("revoke", r).http_status, 204);
+  // The periodic hook tidies too.
+  RequestResult r2 = Issue("creds/opaque-short");
+  AgeRecord(r2.data["task_id"], 3 * 3600);
+  RequestResult rb = Call("rollback", "");
+  EXPECT_TRUE(rb.http_status == 204 || rb.http_status == 200) << rb.error;
+  EXPECT_FALSE(mount().storage().Get("tasks/" + r2.data["task_id"].get<std::string>()).has_value());
+}
+
+class PluginCacheTest : public PluginSuite {};
+
+TEST_F(PluginCacheTest, InvalidateKeyDropsCachedRoleConfigAndKeysOfASecondMount) {
+  // Two mounts of the one plugin process over one storage: an active node and
+  // a standby (or a second mount) that must not serve stale cached data.
+  auto shared = std::make_shared<FakeStorage>();
+  SetupOptions options;
+  options.storage = shared;
+  auto first = host().Setup(options);
+  auto second = host().Setup(options);
+  ASSERT_TRUE(first.ok() && second.ok());
+  Mount& a = **first;
+  Mount& b = **second;
+  ASSERT_TRUE(a.Initialize().ok());
+  auto call = [](Mount& m, const std::string& op, const std::string& path, json data = nullptr) {
+    RequestSpec spec;
+    spec.operation = op;
+    spec.path = path;
+    spec.data = std::move(data);
+    RequestResult r = m.HandleRequest(spec);
+    EXPECT_LT(r.http_status, 300) << op << " " << path << ": " << r.error;
+    return r;
+  };
+  call(a, "create", "roles/shared", {{"task", "v1"}, {"grants", "read kv://a/b"}});
+  call(a, "update", "config", {{"issuer", "iss-1"}});
+  EXPECT_EQ(call(b, "read", "roles/shared").data["task"], "v1");
+  EXPECT_EQ(call(b, "read", "config").data["issuer"], "iss-1");
+  json b_keys = RawBody(call(b, "read", "jwks"));
+  call(a, "update", "roles/shared", {{"task", "v2"}});
+  call(a, "update", "config", {{"issuer", "iss-2"}});
+  json rotated = call(a, "update", "rotate").data;
+  ASSERT_TRUE(b.InvalidateKey("roles/shared").ok());
+  ASSERT_TRUE(b.InvalidateKey("config").ok());
+  ASSERT_TRUE(b.InvalidateKey("keys/ring").ok());
+  EXPECT_EQ(call(b, "read", "roles/shared").data["task"], "v2");
+  EXPECT_EQ(call(b, "read", "config").data["issuer"], "iss-2");
+  json keys = RawBody(call(b, "read", "jwks"));
+  ASSERT_FALSE(keys["keys"].empty());
+  EXPECT_EQ(keys["keys"][0]["kid"], rotated["active_kid"]);
+  EXPECT_NE(keys, b_keys);
+  a.Cleanup();
+  b.Cleanup();
+}
+
+}  // namespace
+}  // namespace taskcred::test
