@@ -1,0 +1,21 @@
+/* Linked into every executable of the sanitizer build (scripts/sanitize.sh).
+ * The plugin binaries are started by the test harness with a fixed
+ * environment (no ASAN_OPTIONS/UBSAN_OPTIONS), so the options that make a
+ * sanitizer report fail the run are compiled in: reports go to files under
+ * TASKCRED_SAN_LOG_DIR, which the script checks after ctest. Options given in
+ * the environment are parsed after these and win. */
+#ifndef TASKCRED_SAN_LOG_DIR
+#error "define TASKCRED_SAN_LOG_DIR"
+#endif
+
+#define TASKCRED_SAN_COMMON "print_stacktrace=1:log_path=" TASKCRED_SAN_LOG_DIR
+
+const char* __asan_default_options(void);
+const char* __ubsan_default_options(void);
+const char* __lsan_default_options(void);
+const char* __tsan_default_options(void);
+
+const char* __asan_default_options(void) { return "detect_leaks=1:halt_on_error=1:" TASKCRED_SAN_COMMON "/asan"; }
+const char* __ubsan_default_options(void) { return "halt_on_error=1:" TASKCRED_SAN_COMMON "/ubsan"; }
+const char* __lsan_default_options(void) { return TASKCRED_SAN_COMMON "/lsan"; }
+const char* __tsan_default_options(void) { return "halt_on_error=1:second_deadlock_stack=1:" TASKCRED_SAN_COMMON "/tsan"; }
