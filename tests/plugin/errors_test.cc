@@ -200,7 +200,9 @@ class PluginCredsInvalidTest : public PluginSuite, public ::testing::WithParamIn
     PluginSuite::SetUpTestSuite();
     Ok("create", "roles/backup-job", BackupRole());
     Ok("create", "roles/path",
-       {{"task", "t"}, {"grants", "read fs://data/{{dir}}"}, {"parameters", {{"dir", "^[a-z/]{1,40}$"}}}});
+       {{"task", "t"}, {"grants", "read fs://data/{{dir}}"}, {"parameters", {{"dir", "^[a-z/]{1,400}$"}}}});
+    Ok("create", "roles/loose",
+       {{"task", "t"}, {"grants", "read fs://data/{{v}}/x"}, {"parameters", {{"v", "^.{1,40}$"}}}});
     Ok("create", "roles/ident",
        {{"task", "t"},
         {"grants", "read kv://teams/{{identity.entity.metadata.team}}/{{identity.entity.name}}"}});
@@ -241,6 +243,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadCreds{"RegexAllowsSlashButNotClimb", "creds/path", {{"dir", "a/../b"}}, "dir"},
         BadCreds{"RegexAllowsSlashButNotEmptySegment", "creds/path", {{"dir", "a//b"}}, "dir"},
         BadCreds{"RegexAllowsSlashButNotLeadingSlash", "creds/path", {{"dir", "/etc"}}, "dir"},
+        BadCreds{"ValueLongerThan256", "creds/path", {{"dir", std::string(300, 'a')}}, "dir"},
+        BadCreds{"WideningStarStar", "creds/loose", {{"v", "**"}}, "v"},
+        BadCreds{"WideningQuestionMark", "creds/loose", {{"v", "a?b"}}, "v"},
+        BadCreds{"WideningHash", "creds/loose", {{"v", "a#b"}}, "v"},
+        BadCreds{"WideningPercent", "creds/loose", {{"v", "a%2Fb"}}, "v"},
+        BadCreds{"WideningBackslash", "creds/loose", {{"v", "a\\b"}}, "v"},
+        BadCreds{"WideningSlashNotInRegex", "creds/loose", {{"v", "a/b"}}, "v"},
+        BadCreds{"WideningDotDot", "creds/loose", {{"v", ".."}}, "v"},
+        BadCreds{"WideningDot", "creds/loose", {{"v", "."}}, "v"},
+        BadCreds{"WideningSpace", "creds/loose", {{"v", "a b"}}, "v"},
+        BadCreds{"WideningTab", "creds/loose", {{"v", "a\tb"}}, "v"},
+        BadCreds{"WideningNul", "creds/loose", {{"v", std::string("a\0b", 3)}}, "v"},
+        BadCreds{"WideningFullwidthSlash", "creds/loose", {{"v", "a\uff0fb"}}, "v"},
+        BadCreds{"WideningDivisionSlash", "creds/loose", {{"v", "a\u2215b"}}, "v"},
+        BadCreds{"WideningOneDotLeader", "creds/loose", {{"v", "\u2024\u2024"}}, "v"},
+        BadCreds{"EmptyValue", "creds/loose", {{"v", ""}}, "v"},
         BadCreds{"NoEntityForMetadata", "creds/ident", nullptr, "identity.entity.metadata.team"},
         BadCreds{"MissingEntityMetadata", "creds/ident", nullptr, "identity.entity.metadata.team", "ent-no-meta"},
         BadCreds{"UnknownEntity", "creds/ident", nullptr, "identity.entity.metadata.team", "ent-unknown"},

@@ -103,6 +103,26 @@ void AgeRecord(const std::string& task_id, int64_t age) {
   PluginSuite::mount().storage().Put("expiry/" + std::string(name) + "/" + task_id, {"", false});
 }
 
+TEST_F(PluginLifetimeTest, RenewNeverPassesMaxTtl) {
+  Ok("create", "roles/renew-cap",
+     {{"task", "t"}, {"grants", "read kv://a/b"}, {"credential_type", "opaque"}, {"renewable", true}, {"ttl", 60},
+      {"max_ttl", 100}});
+  RequestResult r = Issue("creds/renew-cap");
+  EXPECT_EQ(r.reply.response().secret().lease_options().maxttl() / kNs, 100);
+  AgeRecord(r.data["task_id"], 50);  // 50 s of the 100 s max_ttl are left
+  RequestResult renewed = SecretOp("renew", r);
+  ASSERT_EQ(renewed.http_status, 200) << renewed.error;
+  int64_t ttl = LeaseTtlSeconds(renewed);
+  EXPECT_GE(ttl, 48);
+  EXPECT_LE(ttl, 50) << "renewed past max_ttl";
+  json task = Ok("read", "tasks/" + r.data["task_id"].get<std::string>());
+  EXPECT_EQ(task["active"], true);
+  AgeRecord(r.data["task_id"], 60);  // now past max_ttl
+  RequestResult late = SecretOp("renew", r);
+  EXPECT_EQ(late.http_status, 400) << late.error;
+  EXPECT_THAT(late.error, ::testing::HasSubstr("max_ttl"));
+}
+
 TEST_F(PluginLifetimeTest, ExpiredRecordsAreInactiveAndTidied) {
   RequestResult r = Issue("creds/opaque-short");
   std::string task_id = r.data["task_id"];
@@ -168,6 +188,46 @@ TEST_F(PluginCacheTest, InvalidateKeyDropsCachedRoleConfigAndKeysOfASecondMount)
   EXPECT_NE(keys, b_keys);
   a.Cleanup();
   b.Cleanup();
+}
+
+TEST_F(PluginCacheTest, ATokenOfAnotherMountIsInactive) {
+  Ok("create", "roles/here", {{"task", "t"}, {"grants", "read kv://a/b"}});
+  RequestResult r = Issue("creds/here");
+  auto other = host().Setup({});
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Initialize().ok());
+  RequestSpec spec;
+  spec.operation = "update";
+  spec.path = "introspect";
+  spec.data = {{"token", r.data["credential"]}};
+  EXPECT_EQ((*other)->HandleRequest(spec).data, json({{"active", false}})) << "foreign key";
+  EXPECT_EQ(Ok("update", "introspect", {{"token", r.data["credential"]}})["active"], true);
+  (*other)->Cleanup();
+}
+
+TEST_F(PluginLifetimeTest, GrantsInCliFormsAndTaskPaging) {
+  // One shorthand string with two actions, and a string holding a JSON array.
+  Ok("create", "roles/cli1", {{"task", "t"}, {"grants", "read,write kv://a/b"}});
+  Ok("create", "roles/cli2", {{"task", "t"}, {"grants", R"([{"resource":"kv://a/b","actions":["read","write"]}])"}});
+  json g = {{{"resource", "kv://a/b"}, {"actions", {"read", "write"}}}};
+  EXPECT_EQ(Ok("read", "roles/cli1")["grants"], g);
+  EXPECT_EQ(Ok("read", "roles/cli2")["grants"], g);
+  // Parameters in the k=v list form.
+  Ok("create", "roles/cli3", {{"task", "t"}, {"grants", "read kv://a/{{x}}"}, {"parameters", "x=^[a-z]+$"}});
+  EXPECT_EQ(Ok("read", "roles/cli3")["parameters"], json({{"x", "^[a-z]+$"}}));
+  // Roles list paging.
+  json page = Ok("list", "roles/", {{"limit", 2}});
+  EXPECT_EQ(page["keys"].size(), 2u) << page.dump();
+  // Tasks list paging (after/limit over the stored ids).
+  for (int i = 0; i < 3; ++i) Issue("creds/cli1");
+  json all = Ok("list", "tasks/", {{"include_ended", true}});
+  ASSERT_GE(all["keys"].size(), 3u);
+  json first = Ok("list", "tasks/", {{"include_ended", true}, {"limit", 1}});
+  ASSERT_EQ(first["keys"].size(), 1u);
+  EXPECT_EQ(first["keys"][0], all["keys"][0]);
+  json next = Ok("list", "tasks/", {{"include_ended", true}, {"after", all["keys"][0]}, {"limit", 1}});
+  ASSERT_EQ(next["keys"].size(), 1u);
+  EXPECT_EQ(next["keys"][0], all["keys"][1]);
 }
 
 }  // namespace
