@@ -191,6 +191,19 @@ TEST_F(PluginRolesTest, PreviewIssuesNothing) {
   EXPECT_EQ(Image(), before) << "preview wrote to storage";
 }
 
+TEST_F(PluginRolesTest, PreviewAndCredsAgreeForAParameterCalledName) {
+  // "name" is a legal parameter name (not a built-in); preview must take its
+  // value from the body exactly as creds does.
+  Ok("create", "roles/named",
+     {{"task", "t"}, {"grants", "read kv://people/{{name}}"}, {"parameters", {{"name", "^[a-z]{1,20}$"}}}});
+  RequestResult issued = Issue("creds/named", {{"name", "alice"}});
+  ASSERT_EQ(issued.http_status, 200) << issued.error;
+  EXPECT_EQ(issued.data["grants"][0]["resource"], "kv://people/alice");
+  RequestResult preview = Call("update", "roles/named/preview", {{"name", "alice"}});
+  ASSERT_EQ(preview.http_status, 200) << preview.error;
+  EXPECT_EQ(preview.data["grants"], issued.data["grants"]);
+}
+
 // ---------------------------------------------------------------- creds
 
 class PluginCredsTest : public PluginSuite {
