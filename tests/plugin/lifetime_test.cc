@@ -232,3 +232,57 @@ TEST_F(PluginLifetimeTest, GrantsInCliFormsAndTaskPaging) {
 
 }  // namespace
 }  // namespace taskcred::test
+
+namespace taskcred::test {
+namespace {
+
+using nlohmann::json;
+
+// Storage failures (the host's storage answering an in-band error) are never
+// turned into a credential without a record, nor into a spent use that was
+// not stored.
+class PluginStorageFaultTest : public PluginSuite {
+ protected:
+  static void SetUpTestSuite() {
+    PluginSuite::SetUpTestSuite();
+    Ok("create", "roles/once", {{"task", "t"}, {"grants", "read kv://a/b"}, {"max_uses", 1}});
+  }
+};
+
+TEST_F(PluginStorageFaultTest, FailedWriteIssuesNothing) {
+  for (int failing = 1; failing <= 2; ++failing) {
+    SCOPED_TRACE(failing);
+    mount().storage().FailPuts(failing);
+    RequestResult r = Call("read", "creds/once");
+    EXPECT_GE(r.http_status, 500) << r.data.dump();
+    EXPECT_FALSE(r.data.is_object() && r.data.contains("credential")) << "a credential without a record";
+    EXPECT_TRUE(mount().storage().List("tasks/").empty());
+    mount().storage().FailPuts(0);
+  }
+}
+
+TEST_F(PluginStorageFaultTest, FailedConsumeIsNotActiveAndSpendsNothing) {
+  RequestResult issued = Issue("creds/once");
+  std::string token = issued.data["credential"];
+  mount().storage().FailPuts(1);
+  RequestResult failed = Call("update", "introspect", {{"token", token}, {"consume", true}});
+  mount().storage().FailPuts(0);
+  EXPECT_FALSE(failed.http_status == 200 && failed.data.value("active", false))
+      << "a consume that was not stored answered active";
+  json again = Ok("update", "introspect", {{"token", token}, {"consume", true}});
+  EXPECT_EQ(again["active"], true) << "the failed consume must not have spent the use";
+  EXPECT_EQ(Ok("update", "introspect", {{"token", token}}), json({{"active", false}}));
+}
+
+TEST_F(PluginStorageFaultTest, FailedRevokeIsAnErrorSoVaultRetries) {
+  RequestResult issued = Issue("creds/once");
+  mount().storage().FailPuts(1);
+  RequestResult failed = SecretOp("revoke", issued);
+  mount().storage().FailPuts(0);
+  EXPECT_GE(failed.http_status, 500) << "a revoke that was not stored must not report success";
+  EXPECT_EQ(SecretOp("revoke", issued).http_status, 204);
+  EXPECT_EQ(Ok("update", "introspect", {{"token", issued.data["credential"]}}), json({{"active", false}}));
+}
+
+}  // namespace
+}  // namespace taskcred::test

@@ -322,6 +322,30 @@ TEST_F(PluginCredsTest, IntrospectActiveAllowedInactive) {
   EXPECT_EQ(Ok("update", "introspect", {{"token", other.data["credential"]}})["active"], true);
 }
 
+TEST_F(PluginCredsTest, AllowedFollowsTheDocumentedWildcardRule) {
+  Ok("create", "roles/wild",
+     {{"task", "t"}, {"grants", json::array({"read s3://b/*", "write s3://b/x/**", "read,list kv://k/exact"})}});
+  RequestResult r = Issue("creds/wild");
+  std::string token = r.data["credential"];
+  struct Case {
+    const char* resource;
+    const char* action;
+    bool allowed;
+  };
+  for (const Case& c : {Case{"s3://b/a", "read", true}, Case{"s3://b/a/b", "read", false},
+                        Case{"s3://b/x/y", "write", true}, Case{"s3://b/x/y/z", "write", true},
+                        Case{"s3://b/x", "write", false}, Case{"s3://b/a", "write", false},
+                        Case{"kv://k/exact", "list", true}, Case{"kv://k/exact2", "read", false},
+                        Case{"kv://k/exact/sub", "read", false}, Case{"s3://b/..", "read", false},
+                        Case{"s3://b/x/../../etc", "write", false}, Case{"s3://b/x/a%2f..", "write", false},
+                        Case{"s3://b/x//y", "write", false}, Case{"S3://b/a", "read", false},
+                        Case{"s3://B/a", "read", false}, Case{"s3://b/x/y", "Write", false}}) {
+    json a = Ok("update", "introspect", {{"token", token}, {"resource", c.resource}, {"action", c.action}});
+    EXPECT_EQ(a["active"], true);
+    EXPECT_EQ(a["allowed"], c.allowed) << c.action << " " << c.resource;
+  }
+}
+
 TEST_F(PluginCredsTest, ReleaseEndsTheRunAndAnswersTheSameForAnyToken) {
   RequestResult r = Issue("creds/plain");
   std::string token = r.data["credential"];
