@@ -415,6 +415,10 @@ TEST_F(PluginCredsTest, OpaqueRenewAndJwtRefusesRenew) {
   EXPECT_TRUE(renew.reply.response().secret().lease_options().renewable());
   EXPECT_EQ(json::parse(renew.reply.response().secret().internal_data())["task_id"], task_id)
       << "renew echoes the internal data";
+  // Vault returns the renew response's data to whoever calls sys/leases/renew
+  // (the default policy lets any token renew): the credential must not be in it.
+  EXPECT_EQ(renew.reply.response().SerializeAsString().find(token.substr(token.rfind('_') + 1)), std::string::npos)
+      << "renew response carries the credential: " << renew.data.dump();
   EXPECT_EQ(Ok("update", "introspect", {{"token", token}})["credential_type"], "opaque");
 
   RequestResult jwt = Issue("creds/plain");
