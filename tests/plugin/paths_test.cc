@@ -126,6 +126,20 @@ TEST_F(PluginKeysTest, RotatePublishesBeforeSigningAndKeepsRetiredKeys) {
   EXPECT_THAT(kids, ::testing::ElementsAre(old_next, r["next_kid"].get<std::string>(), old_active));
 }
 
+TEST_F(PluginKeysTest, InitializeAgainAndThePeriodicHookKeepTheRing) {
+  // Vault calls Initialize on every mount load / leadership change, and the
+  // rollback operation about once a minute: neither may churn keys early.
+  auto ring = mount().storage().Get("keys/ring");
+  ASSERT_TRUE(ring.has_value());
+  auto init = mount().Initialize();
+  ASSERT_TRUE(init.ok() && !init.reply.has_err());
+  RequestResult rb = Call("rollback", "");
+  EXPECT_TRUE(rb.http_status == 204 || rb.http_status == 200) << rb.error;
+  auto after = mount().storage().Get("keys/ring");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->value, ring->value);
+}
+
 // ---------------------------------------------------------------- roles
 
 class PluginRolesTest : public PluginSuite {};
