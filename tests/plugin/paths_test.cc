@@ -45,16 +45,9 @@ TEST_F(PluginConfigTest, DefaultsWriteReadBackExactDelete) {
 }
 
 TEST_F(PluginConfigTest, ExistenceCheckSeesWrittenConfig) {
-  RequestSpec probe;
-  probe.operation = "update";
-  probe.path = "config";
-  auto before = mount().HandleExistenceCheck(probe);
-  ASSERT_TRUE(before.ok());
-  EXPECT_TRUE(before.reply.check_found());
-  EXPECT_FALSE(before.reply.exists());
+  EXPECT_EQ(Exists("config"), "absent");
   Ok("update", "config", {{"issuer", "x"}});
-  auto after = mount().HandleExistenceCheck(probe);
-  EXPECT_TRUE(after.reply.exists());
+  EXPECT_EQ(Exists("config"), "exists");
   Ok("delete", "config");
 }
 
@@ -145,17 +138,9 @@ TEST_F(PluginKeysTest, InitializeAgainAndThePeriodicHookKeepTheRing) {
 class PluginRolesTest : public PluginSuite {};
 
 TEST_F(PluginRolesTest, ExistenceCheckCreateReadUpdateListDelete) {
-  RequestSpec probe;
-  probe.operation = "update";
-  probe.path = "roles/backup-job";
-  auto exists = mount().HandleExistenceCheck(probe);
-  ASSERT_TRUE(exists.ok());
-  EXPECT_TRUE(exists.reply.check_found());
-  EXPECT_FALSE(exists.reply.exists());
-
+  EXPECT_EQ(Exists("roles/backup-job"), "absent");
   EXPECT_EQ(Call("create", "roles/backup-job", BackupRole()).http_status, 204);
-  exists = mount().HandleExistenceCheck(probe);
-  EXPECT_TRUE(exists.reply.exists());
+  EXPECT_EQ(Exists("roles/backup-job"), "exists");
 
   json role = Ok("read", "roles/backup-job");
   EXPECT_EQ(role, (json{{"task", "nightly-backup"},

@@ -115,6 +115,16 @@ RequestResult PluginSuite::SecretOp(const std::string& op, const RequestResult& 
   return r;
 }
 
+std::string PluginSuite::Exists(const std::string& path) {
+  RequestSpec probe;
+  probe.operation = "update";
+  probe.path = path;
+  auto r = mount().HandleExistenceCheck(probe);
+  if (!r.ok()) return "rpc error";
+  if (!r.reply.check_found()) return "no check";
+  return r.reply.exists() ? "exists" : "absent";
+}
+
 json PluginSuite::RawBody(const RequestResult& r) {
   if (!r.data.is_object() || !r.data.contains("http_raw_body") || !r.data["http_raw_body"].is_string()) {
     ADD_FAILURE() << "not a raw response: " << r.data.dump();

@@ -47,6 +47,10 @@ class PluginSuite : public ::testing::Test {
   // Revoke/renew through the secret's internal data, as Vault does.
   static RequestResult SecretOp(const std::string& op, const RequestResult& issued);
 
+  // Vault's existence check for an update of `path`: "exists", "absent",
+  // "no check" (the path has none) or "rpc error".
+  static std::string Exists(const std::string& path);
+
   // Decodes a raw HTTP response body (http_raw_body: base64 JSON).
   static nlohmann::json RawBody(const RequestResult& r);
 
