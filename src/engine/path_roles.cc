@@ -134,7 +134,7 @@ class RoleHandlers {
       TC_ASSIGN_OR_RETURN(std::string instance, d.GetString(kFieldInstance));
       in.instance = std::move(instance);
     }
-    in.parameters = ParameterValues(req, {kFieldInstance, kFieldName});
+    in.parameters = ParameterValues(req, {kFieldInstance});
     in.entity_id = req.entity_id;
     in.client_token_accessor = req.client_token_accessor;
     TC_ASSIGN_OR_RETURN(Issued issued, s_->issuer.Prepare(*req.storage, *req.system_view, in));

@@ -62,6 +62,8 @@ class SecretHandlers {
           return true;
         }));
     logical::Response resp;
+    // Vault hands renew data to sys/leases/renew callers: never echo the credential.
+    resp.data = {{kFieldTaskId, updated.task_id}, {kFieldExpiresAt, Rfc3339(updated.expires_at)}};
     resp.secret = *req.secret;
     resp.secret->lease_options.ttl = std::chrono::seconds(updated.expires_at - now);
     resp.secret->lease_options.max_ttl = std::chrono::seconds(updated.max_ttl_at - updated.issued_at);
