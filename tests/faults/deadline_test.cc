@@ -21,7 +21,7 @@ TEST_F(DeadlineTest, SlowStorageEndsNearTheDeadline) {
   RequestResult jwt = Issue(*m, "creds/backup", {{"snapshot_id", "1"}});
   const StorageImage before = Image();
 
-  storage().SetDelay(milliseconds(3000));
+  storage().SetDelay(milliseconds(1500));
   struct Probe {
     std::string name, op, path;
     json data;
