@@ -221,6 +221,10 @@ bool NeedsEntityInfo(const std::vector<Grant>& grants_list) {
 }
 
 Status ValidateParameterDeclarations(const std::map<std::string, std::string>& parameters) {
+  constexpr size_t kMaxParameters = 100;
+  if (parameters.size() > kMaxParameters) {
+    return Status::InvalidArgument("parameters: at most " + std::to_string(kMaxParameters) + " parameters");
+  }
   for (const auto& [name, regex] : parameters) {
     std::string where = "parameters." + name;
     if (!IsParameterName(name)) {

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace taskcred::runtime {
@@ -123,8 +124,40 @@ std::string EncodeJson(const nlohmann::json& value, std::string_view null_as) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Deepest bracket nesting of JSON text (brackets inside strings do not
+// count). nlohmann parses iteratively, but copying or walking a value
+// recurses once per level, so a million-deep body must be refused before it
+// is parsed.
+static size_t JsonNestingDepth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Result<nlohmann::json> DecodeJsonObject(std::string_view text, std::string_view field) {
+  constexpr size_t kMaxJsonDepth = 512;
   if (text.empty()) return nlohmann::json::object();
+  if (JsonNestingDepth(text) > kMaxJsonDepth) {
+    return Status::InvalidArgument(std::string(field) + " is nested more than " + std::to_string(kMaxJsonDepth) +
+                                   " levels deep");
+  }
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) return Status::InvalidArgument(std::string(field) + " is not valid JSON");
   if (j.is_null()) return nlohmann::json::object();
