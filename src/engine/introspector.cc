@@ -28,16 +28,16 @@ std::optional<std::string> OpaqueTaskId(std::string_view token) {
 
 }  // namespace
 
-Result<std::optional<std::string>> Introspector::Authenticate(logical::Storage& storage,
-                                                              std::string_view token) {
-  const std::optional<std::string> none;
+Result<std::optional<TaskRecord>> Introspector::Authenticate(logical::Storage& storage,
+                                                             std::string_view token) {
+  const std::optional<TaskRecord> none;
   if (token.empty() || token.size() > crypto::kMaxJwtBytes) return none;
   int64_t now = UnixSeconds(clock_());
   if (auto opaque_id = OpaqueTaskId(token)) {
     TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, tasks_.Get(storage, *opaque_id));
     if (!record || record->credential_type != kCredentialTypeOpaque) return none;
     if (!crypto::ConstantTimeEquals(record->token_hash, crypto::Sha256Hex(token))) return none;
-    return opaque_id;
+    return record;
   }
   auto decoded = crypto::DecodeJwt(token);
   if (!decoded.ok()) return none;
@@ -66,7 +66,7 @@ Result<std::optional<std::string>> Introspector::Authenticate(logical::Storage& 
   auto kid = decoded->header.find("kid");
   if (kid == decoded->header.end() || !kid->is_string() || kid->get<std::string>() != record->kid)
     return none;
-  return std::optional<std::string>(jti);
+  return record;
 }
 
 nlohmann::json Introspector::ActiveAnswer(const TaskRecord& r, const ConfigEntry& config) const {
@@ -87,8 +87,8 @@ nlohmann::json Introspector::ActiveAnswer(const TaskRecord& r, const ConfigEntry
 }
 
 Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const IntrospectInput& in) {
-  TC_ASSIGN_OR_RETURN(std::optional<std::string> task_id, Authenticate(storage, in.token));
-  if (!task_id) return Inactive();
+  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> authentic, Authenticate(storage, in.token));
+  if (!authentic) return Inactive();
   TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
   int64_t now = UnixSeconds(clock_());
   const bool check = in.resource.has_value() && in.action.has_value();
@@ -104,19 +104,20 @@ Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const
     return spend;
   };
   if (in.consume) {
-    TC_RETURN_IF_ERROR(tasks_.Mutate(storage, *task_id, evaluate));
+    // Spending re-reads the record under the task's lock: the copy read while
+    // authenticating may already be stale.
+    TC_RETURN_IF_ERROR(tasks_.Mutate(storage, authentic->task_id, evaluate));
   } else {
-    TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, tasks_.Get(storage, *task_id));
-    TC_ASSIGN_OR_RETURN(bool unused, evaluate(record));
+    TC_ASSIGN_OR_RETURN(bool unused, evaluate(authentic));
     (void)unused;
   }
   return answer;
 }
 
 Result<bool> Introspector::Release(logical::Storage& storage, std::string_view token) {
-  TC_ASSIGN_OR_RETURN(std::optional<std::string> task_id, Authenticate(storage, token));
-  if (!task_id) return false;
-  TC_RETURN_IF_ERROR(tasks_.Mutate(storage, *task_id, [](std::optional<TaskRecord>& record) -> Result<bool> {
+  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> authentic, Authenticate(storage, token));
+  if (!authentic) return false;
+  TC_RETURN_IF_ERROR(tasks_.Mutate(storage, authentic->task_id, [](std::optional<TaskRecord>& record) -> Result<bool> {
     if (!record || record->released) return false;
     record->released = true;
     return true;

@@ -46,8 +46,9 @@ class Introspector {
   // whether the token was authentic; the path does not reveal it.
   common::Result<bool> Release(logical::Storage& storage, std::string_view token);
 
-  // The task id of an authentic token (see above), else std::nullopt.
-  common::Result<std::optional<std::string>> Authenticate(logical::Storage& storage, std::string_view token);
+  // The task record of an authentic token (see above) as read while
+  // authenticating, else std::nullopt. It may be inactive: callers decide.
+  common::Result<std::optional<TaskRecord>> Authenticate(logical::Storage& storage, std::string_view token);
 
  private:
   nlohmann::json ActiveAnswer(const TaskRecord& record, const ConfigEntry& config) const;

@@ -75,8 +75,13 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   ttl_in.explicit_max_ttl = is_jwt ? std::chrono::seconds(config.verification_ttl) : std::chrono::seconds(0);
   ttl_in.start_time = now_tp;
   ttl_in.now = now_tp;
-  TC_ASSIGN_OR_RETURN(framework::TTLResult ttl_out, framework::CalculateTTL(system_view, ttl_in));
+  // One round trip each for the mount's tuning: the same values bound both
+  // the TTL and the max_ttl reported with the lease.
+  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_default, system_view.DefaultLeaseTTL());
   TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_max, system_view.MaxLeaseTTL());
+  ttl_in.mount_default_ttl = mount_default;
+  ttl_in.mount_max_ttl = mount_max;
+  TC_ASSIGN_OR_RETURN(framework::TTLResult ttl_out, framework::CalculateTTL(ttl_in));
   int64_t max_ttl = mount_max.count();
   if (role->max_ttl > 0 && (max_ttl <= 0 || role->max_ttl < max_ttl)) max_ttl = role->max_ttl;
   if (is_jwt && (max_ttl <= 0 || config.verification_ttl < max_ttl)) max_ttl = config.verification_ttl;
