@@ -270,7 +270,7 @@ logical::HandlerResult Backend::HandleRequest(logical::Request& request) {
         if (!path.takes_arbitrary_input) {
           for (const auto& [k, v] : raw.items()) {
             if (std::none_of(path.fields.begin(), path.fields.end(),
-                             [&](const FieldSchema& f) { return f.name == k; })) {
+                             [&key = k](const FieldSchema& f) { return f.name == key; })) {
               ignored.push_back(k);
             }
           }
