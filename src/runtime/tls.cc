@@ -325,14 +325,27 @@ Result<ApiAddr> ParseApiAddr(std::string_view addr) {
     size_t close = hostport.find(']');
     if (close == std::string_view::npos) return Status::InvalidArgument("bad IPv6 host in api_addr");
     out.host = std::string(hostport.substr(1, close - 1));
-    if (close + 1 < hostport.size() && hostport[close + 1] == ':') out.port = std::string(hostport.substr(close + 2));
+    std::string_view after = hostport.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return Status::InvalidArgument("bad IPv6 host in api_addr");
+    if (!after.empty()) out.port = std::string(after.substr(1));
   } else {
     size_t colon = hostport.rfind(':');
     out.host = std::string(hostport.substr(0, colon));
     if (colon != std::string_view::npos) out.port = std::string(hostport.substr(colon + 1));
   }
   if (out.host.empty()) return Status::InvalidArgument("the api_addr in the unwrap token has no host");
+  if (hostport.front() != '[' &&
+      out.host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+          std::string::npos) {
+    return Status::InvalidArgument("the api_addr in the unwrap token has an invalid host");
+  }
   if (out.port.empty()) out.port = out.https ? "443" : "80";
+  int port = 0;
+  bool digits = out.port.size() <= 5 && out.port.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) port = std::stoi(out.port);
+  if (!digits || port < 1 || port > 65535) {
+    return Status::InvalidArgument("the api_addr in the unwrap token has an invalid port (1-65535)");
+  }
   return out;
 }
 

@@ -166,6 +166,13 @@ TEST(ApiAddrTest, Parse) {
   EXPECT_EQ(b->base_path, "/prefix");
   EXPECT_FALSE(ParseApiAddr("vault:8200").ok());
   EXPECT_FALSE(ParseApiAddr("http://").ok());
+  // Found by the handshake fuzzer: the port and host must be well formed.
+  for (const char* bad : {"http://h:notaport", "https://127.0.0.1:82\xc3\xa9", "http://h:0", "http://h:65536",
+                          "http://h:123456", "http://[::1]x:80", "http://h o:80", "http://h\x01:80"}) {
+    EXPECT_FALSE(ParseApiAddr(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(ParseApiAddr("http://[::1]:8200").ok());
+  EXPECT_TRUE(ParseApiAddr("http://127.0.0.1:65535").ok());
 }
 
 TEST(TlsModeTest, MirrorsTheGoSdk) {
