@@ -1,0 +1,474 @@
+// taskcred-authz: a forward-auth sidecar for reverse proxies (nginx
+// auth_request, Traefik forwardAuth, Envoy ext_authz over HTTP).
+//
+//   GET /check   Authorization: Bearer <credential>, X-Resource, X-Action
+//                200 allowed | 401 missing or invalid credential | 403 valid
+//                but not allowed | 503 JWKS/Vault unreachable
+//   GET /healthz 200
+//
+// HTTP/1.1 over Boost.Beast with C++20 coroutines: one coroutine per
+// connection on its own strand, a pool of --threads io threads. Bounded
+// header and body sizes, a deadline per request read and per response
+// write, one JSON log line per decision on stderr (never the credential),
+// graceful shutdown on SIGTERM/SIGINT: stop accepting, close idle
+// connections, let in-flight requests finish (up to --shutdown-grace-ms).
+#include <signal.h>
+#include <time.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "kit/tools/tool_util.h"
+#include "kit/verifier.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+
+constexpr char kUsage[] = R"(usage:
+  taskcred-authz --listen 127.0.0.1:PORT --jwks URL|FILE --issuer ISSUER --audience AUDIENCE [options]
+  taskcred-authz --listen 127.0.0.1:PORT --introspect [--vault-addr ADDR] [--vault-token T] [options]
+
+A forward-auth sidecar: reverse proxies ask it whether a request carrying a
+taskcred credential may do X-Action on X-Resource.
+
+  GET /check    headers: Authorization: Bearer <credential>, X-Resource, X-Action
+                200  valid and allowed (response headers X-Taskcred-Task-Id,
+                     X-Taskcred-Task, X-Taskcred-Role, X-Taskcred-Sub)
+                401  no credential, or an invalid one (WWW-Authenticate: Bearer
+                     error="invalid_token", error_description="<reason>")
+                403  valid, but no grant allows X-Action on X-Resource (also
+                     when X-Resource or X-Action is missing)
+                503  the JWKS or Vault could not be reached
+  GET /healthz  200 {"status":"ok"}
+
+options:
+  --listen HOST:PORT        address to listen on (required; port 0 = any free port,
+                            the bound address is logged as {"msg":"listening","addr":...})
+  --jwks URL|FILE           offline mode: the mount's JWKS (e.g. $VAULT_ADDR/v1/taskcred/jwks)
+  --issuer ISSUER           expected iss (required offline; checked online when given)
+  --audience AUDIENCE       expected audience (required offline; checked online when given)
+  --leeway SECONDS          clock skew for exp/nbf/iat, 0..300 (default 30)
+  --min-refetch-interval S  unknown kid refetches the JWKS at most every S seconds (default 60)
+  --introspect              online mode: Vault's introspect (sees revocation and use counts)
+  --vault-addr ADDR         default $VAULT_ADDR
+  --vault-token T           default $VAULT_TOKEN (needs update on <mount>/introspect)
+  --namespace NS            default $VAULT_NAMESPACE
+  --mount PATH              the taskcred mount (default taskcred)
+  --consume                 every allowed check spends one use (online mode)
+  --ca-file FILE            CA bundle for https (default $VAULT_CACERT, else the system store)
+  --insecure-skip-verify    do not verify TLS certificates (testing only)
+  --timeout-ms N            timeout of JWKS/Vault requests (default 5000)
+  --threads N               io threads (default 4)
+  --max-header-bytes N      request line + headers limit (default 32768; larger: 431)
+  --max-body-bytes N        request body limit (default 16384; larger: 413)
+  --read-timeout-ms N       a connection must deliver a complete request within N ms of
+                            connecting or of the previous response (default 10000)
+  --write-timeout-ms N      default 10000
+  --shutdown-grace-ms N     on SIGTERM/SIGINT, in-flight requests get N ms (default 10000)
+  -h, --help                this text
+
+Logs: one JSON object per line on stderr; one per decision with status,
+reason, task_id, resource, action, remote, duration_ms. Credentials are never
+logged.
+)";
+
+std::mutex g_log_mu;
+
+std::string NowRfc3339() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+void Log(const std::string& level, const std::string& msg, json fields = json::object()) {
+  json line = {{"@timestamp", NowRfc3339()}, {"@level", level}, {"@message", msg}};
+  for (auto& [k, v] : fields.items()) line[k] = v;
+  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::lock_guard lock(g_log_mu);
+  std::fprintf(stderr, "%s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+struct Config {
+  std::string host;
+  std::string port;
+  int threads = 4;
+  size_t max_header_bytes = 32 * 1024;
+  size_t max_body_bytes = 16 * 1024;
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
+  std::chrono::milliseconds shutdown_grace{10000};
+};
+
+struct Connection {
+  explicit Connection(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  bool idle = true;  // not handling a request; touched only on the strand
+};
+
+class Server {
+ public:
+  Server(Config config, std::unique_ptr<taskcred::kit::Verifier> verifier)
+      : config_(std::move(config)), verifier_(std::move(verifier)), io_(config_.threads), acceptor_(asio::make_strand(io_)) {}
+
+  int Run() {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(config_.host, ec);
+    if (ec) return Fail("--listen host must be an IP address: " + config_.host);
+    unsigned long port = std::stoul(config_.port);
+    tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Fail("cannot listen on " + config_.host + ":" + config_.port + ": " + ec.message());
+    tcp::endpoint bound = acceptor_.local_endpoint(ec);
+    std::string bound_text = bound.address().to_string() + ":" + std::to_string(bound.port());
+    if (bound.address().is_v6()) bound_text = "[" + bound.address().to_string() + "]:" + std::to_string(bound.port());
+    Log("info", "listening",
+        {{"addr", bound_text}, {"mode", verifier_->online() ? "introspect" : "jwks"}, {"threads", config_.threads}});
+
+    asio::signal_set signals(io_, SIGTERM, SIGINT);
+    signals.async_wait([this](const beast::error_code& e, int sig) {
+      if (!e) BeginShutdown(sig);
+    });
+    asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
+
+    std::vector<std::thread> threads;
+    for (int i = 0; i < config_.threads; ++i) threads.emplace_back([this] { io_.run(); });
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_; });
+      bool drained = cv_.wait_for(lock, config_.shutdown_grace, [this] { return conns_.empty() && !accepting_; });
+      if (!drained) Log("warn", "shutdown grace period over; closing remaining connections",
+                        {{"connections", conns_.size()}});
+    }
+    io_.stop();
+    for (auto& t : threads) t.join();
+    Log("info", "stopped");
+    return 0;
+  }
+
+ private:
+  int Fail(const std::string& msg) {
+    Log("error", msg);
+    return 2;
+  }
+
+  void BeginShutdown(int sig) {
+    Log("info", "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    std::vector<std::weak_ptr<Connection>> conns;
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      for (auto& [id, c] : conns_) conns.push_back(c);
+    }
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    // Idle connections (waiting for a request) are closed; busy ones finish
+    // their request and then close (Connection: close).
+    for (auto& weak : conns) {
+      if (auto c = weak.lock()) {
+        asio::post(c->stream.get_executor(), [c] {
+          if (c->idle) c->stream.cancel();
+        });
+      }
+    }
+    cv_.notify_all();
+  }
+
+  bool Stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      beast::error_code ec;
+      tcp::socket socket =
+          co_await acceptor_.async_accept(asio::make_strand(io_), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (Stopping() || ec == asio::error::operation_aborted) break;
+        Log("warn", "accept failed", {{"error", ec.message()}});
+        continue;
+      }
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      uint64_t id = 0;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) break;
+        id = next_id_++;
+        conns_[id] = conn;
+      }
+      asio::co_spawn(conn->stream.get_executor(), Serve(conn, id), asio::detached);
+    }
+    std::lock_guard lock(mu_);
+    accepting_ = false;
+    cv_.notify_all();
+  }
+
+  void Forget(uint64_t id) {
+    std::lock_guard lock(mu_);
+    conns_.erase(id);
+    cv_.notify_all();
+  }
+
+  asio::awaitable<void> Serve(std::shared_ptr<Connection> conn, uint64_t id) {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    std::string remote;
+    {
+      auto ep = conn->stream.socket().remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    for (;;) {
+      conn->idle = true;
+      if (Stopping()) break;
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<uint32_t>(config_.max_header_bytes));
+      parser.body_limit(config_.max_body_bytes);
+      conn->stream.expires_after(config_.read_timeout);
+      co_await http::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        int status = 0;
+        if (ec == http::error::header_limit) {
+          status = 431;
+        } else if (ec == http::error::body_limit) {
+          status = 413;
+        } else if (ec.category() == http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
+                   ec != http::error::partial_message) {
+          status = 400;
+        }
+        if (ec == beast::error::timeout) Log("info", "read timeout; connection closed", {{"remote", remote}});
+        if (status != 0) {
+          conn->idle = false;
+          Log("info", "bad request", {{"status", status}, {"error", ec.message()}, {"remote", remote}});
+          http::response<http::string_body> res{static_cast<http::status>(status), 11};
+          res.set(http::field::content_type, "application/json");
+          res.keep_alive(false);
+          res.body() = json({{"error", ec.message()}}).dump();
+          res.prepare_payload();
+          conn->stream.expires_after(config_.write_timeout);
+          co_await http::async_write(conn->stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        }
+        break;
+      }
+      conn->idle = false;
+      http::request<http::string_body> req = parser.release();
+      http::response<http::string_body> res = Handle(req, remote);
+      res.keep_alive(req.keep_alive() && !Stopping());
+      res.prepare_payload();
+      conn->stream.expires_after(config_.write_timeout);
+      co_await http::async_write(conn->stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !res.keep_alive()) break;
+    }
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn->stream.close();
+    Forget(id);
+  }
+
+  http::response<http::string_body> Handle(const http::request<http::string_body>& req, const std::string& remote) {
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "taskcred-authz");
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    std::string_view target(req.target().data(), req.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/healthz") {
+      res.body() = R"({"status":"ok"})";
+      return res;
+    }
+    if (path != "/check") {
+      res.result(http::status::not_found);
+      res.body() = R"({"error":"not found"})";
+      return res;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::string resource(req[ "X-Resource"]);
+    std::string action(req["X-Action"]);
+    std::string auth(req[http::field::authorization]);
+    std::string token;
+    if (auth.size() > 7 && beast::iequals(beast::string_view(auth.data(), 7), "Bearer ")) {
+      token = auth.substr(7);
+      while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+      while (!token.empty() && token.back() == ' ') token.pop_back();
+    }
+    std::string reason;
+    taskcred::kit::Verdict v;
+    if (token.empty()) {
+      res.result(http::status::unauthorized);
+      res.set(http::field::www_authenticate, R"(Bearer realm="taskcred")");
+      reason = "missing_credential";
+    } else if (resource.empty() || action.empty()) {
+      // Refuse without looking at the credential (and without spending a use).
+      res.result(http::status::forbidden);
+      reason = "missing_resource_or_action";
+    } else {
+      v = verifier_->Check(token, resource, action);
+      reason = v.reason;
+      if (v.ok) {
+        res.set("X-Taskcred-Task-Id", v.claims.task_id);
+        res.set("X-Taskcred-Task", v.claims.task);
+        res.set("X-Taskcred-Role", v.claims.role);
+        res.set("X-Taskcred-Sub", v.claims.sub);
+      } else if (reason == taskcred::kit::kReasonNotAllowed) {
+        res.result(http::status::forbidden);
+      } else if (taskcred::kit::IsOperationalReason(reason)) {
+        res.result(http::status::service_unavailable);
+      } else {
+        res.result(http::status::unauthorized);
+        res.set(http::field::www_authenticate,
+                R"(Bearer realm="taskcred", error="invalid_token", error_description=")" + reason + "\"");
+      }
+    }
+    res.body() = json({{"allowed", v.ok}, {"reason", reason}}).dump();
+    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    json fields = {{"status", res.result_int()}, {"reason", reason},    {"resource", resource},
+                   {"action", action},           {"remote", remote},    {"duration_ms", ms.count() / 1000.0}};
+    if (!v.claims.task_id.empty()) {
+      fields["task_id"] = v.claims.task_id;
+      fields["role"] = v.claims.role;
+    }
+    if (!v.ok && !v.detail.empty()) fields["detail"] = v.detail;
+    Log("info", "decision", std::move(fields));
+    return res;
+  }
+
+  Config config_;
+  std::unique_ptr<taskcred::kit::Verifier> verifier_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool accepting_ = true;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, std::shared_ptr<Connection>> conns_;
+};
+
+bool ParsePositive(const std::map<std::string, std::string>& values, const std::string& flag, long lo, long hi,
+                   long* out, std::string* error) {
+  auto it = values.find(flag);
+  if (it == values.end()) return true;
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || errno != 0 || v < lo || v > hi) {
+    *error = flag + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "taskcred-authz: " << message << "\n(run taskcred-authz --help for usage)\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
+  std::set<std::string> with_value = taskcred::kit::tools::VerifierValueFlags();
+  with_value.insert({"--listen", "--threads", "--max-header-bytes", "--max-body-bytes", "--read-timeout-ms",
+                     "--write-timeout-ms", "--shutdown-grace-ms"});
+  auto flags = taskcred::kit::tools::ParseFlags(argc, argv, with_value, taskcred::kit::tools::VerifierSwitches());
+  if (!flags.ok()) return UsageError(flags.status().message());
+  if (!flags->positional.empty()) return UsageError("unexpected argument " + flags->positional[0]);
+
+  Config config;
+  auto listen = flags->values.find("--listen");
+  if (listen == flags->values.end()) return UsageError("--listen HOST:PORT is required");
+  {
+    const std::string& l = listen->second;
+    size_t colon = l.rfind(':');
+    if (colon == std::string::npos || colon == 0) return UsageError("--listen must be HOST:PORT");
+    config.host = l.substr(0, colon);
+    if (config.host.size() > 2 && config.host.front() == '[' && config.host.back() == ']') {
+      config.host = config.host.substr(1, config.host.size() - 2);
+    }
+    config.port = l.substr(colon + 1);
+    if (config.port.empty() || config.port.size() > 5 ||
+        config.port.find_first_not_of("0123456789") != std::string::npos || std::stoul(config.port) > 65535) {
+      return UsageError("--listen port must be a number from 0 to 65535");
+    }
+  }
+  std::string error;
+  long threads = config.threads, max_header = static_cast<long>(config.max_header_bytes),
+       max_body = static_cast<long>(config.max_body_bytes), read_ms = config.read_timeout.count(),
+       write_ms = config.write_timeout.count(), grace_ms = config.shutdown_grace.count();
+  if (!ParsePositive(flags->values, "--threads", 1, 64, &threads, &error) ||
+      !ParsePositive(flags->values, "--max-header-bytes", 1024, 1 << 20, &max_header, &error) ||
+      !ParsePositive(flags->values, "--max-body-bytes", 0, 1 << 20, &max_body, &error) ||
+      !ParsePositive(flags->values, "--read-timeout-ms", 1, 3600000, &read_ms, &error) ||
+      !ParsePositive(flags->values, "--write-timeout-ms", 1, 3600000, &write_ms, &error) ||
+      !ParsePositive(flags->values, "--shutdown-grace-ms", 0, 3600000, &grace_ms, &error)) {
+    return UsageError(error);
+  }
+  config.threads = static_cast<int>(threads);
+  config.max_header_bytes = static_cast<size_t>(max_header);
+  config.max_body_bytes = static_cast<size_t>(max_body);
+  config.read_timeout = std::chrono::milliseconds(read_ms);
+  config.write_timeout = std::chrono::milliseconds(write_ms);
+  config.shutdown_grace = std::chrono::milliseconds(grace_ms);
+
+  auto options = taskcred::kit::tools::OptionsFromFlags(*flags);
+  if (!options.ok()) return UsageError(options.status().message());
+  auto verifier = taskcred::kit::Verifier::Create(std::move(options).value());
+  if (!verifier.ok()) return UsageError(verifier.status().message());
+  if (!(*verifier)->online()) {
+    // Warm the cache; a failure is not fatal (the JWKS server may come up
+    // later), checks answer 503 until a fetch succeeds.
+    taskcred::common::Status s = (*verifier)->RefreshJwks();
+    if (!s.ok()) Log("warn", "initial JWKS fetch failed", {{"error", s.message()}});
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  Server server(std::move(config), std::move(verifier).value());
+  return server.Run();
+}
