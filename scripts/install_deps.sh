@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-jwt python3-cryptography
+  nginx-light
   golang-go golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev
   golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
 )
