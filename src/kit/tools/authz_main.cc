@@ -3,15 +3,26 @@
 //
 //   GET /check   Authorization: Bearer <credential>, X-Resource, X-Action
 //                200 allowed | 401 missing or invalid credential | 403 valid
-//                but not allowed | 503 JWKS/Vault unreachable
+//                but not allowed, or X-Resource/X-Action missing | 400 a
+//                header given twice | 503 JWKS/Vault unreachable
 //   GET /healthz 200
 //
 // HTTP/1.1 over Boost.Beast with C++20 coroutines: one coroutine per
 // connection on its own strand, a pool of --threads io threads. Bounded
-// header and body sizes, a deadline per request read and per response
-// write, one JSON log line per decision on stderr (never the credential),
+// header and body sizes (431/413, then close), at most --max-connections
+// open connections (more get a 503 and are closed), a deadline for the
+// first request of a connection, an idle deadline between keep-alive
+// requests and a deadline per response write (slow clients are dropped),
+// one JSON log line per decision on stderr (never the credential),
 // graceful shutdown on SIGTERM/SIGINT: stop accepting, close idle
-// connections, let in-flight requests finish (up to --shutdown-grace-ms).
+// connections, let in-flight requests finish (up to --shutdown-grace-ms),
+// exit 0.
+//
+// Why 403 (not 400) for a missing X-Resource or X-Action: nginx
+// auth_request turns every answer other than 2xx/401/403 into a 500, and a
+// proxy that forgot to send them is a misconfiguration that must fail
+// closed as "forbidden", visibly in the log (reason
+// missing_resource_or_action).
 #include <signal.h>
 #include <time.h>
 
@@ -26,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -66,9 +78,13 @@ taskcred credential may do X-Action on X-Resource.
                      X-Taskcred-Task, X-Taskcred-Role, X-Taskcred-Sub)
                 401  no credential, or an invalid one (WWW-Authenticate: Bearer
                      error="invalid_token", error_description="<reason>")
+                     (no credential: WWW-Authenticate: Bearer realm="taskcred",
+                     without an error code, as RFC 6750 3.1 asks)
                 403  valid, but no grant allows X-Action on X-Resource (also
-                     when X-Resource or X-Action is missing)
+                     when X-Resource or X-Action is missing: fail closed)
+                400  Authorization, X-Resource or X-Action given more than once
                 503  the JWKS or Vault could not be reached
+  Any method is accepted on /check (nginx auth_request keeps the client's).
   GET /healthz  200 {"status":"ok"}
 
 options:
@@ -91,15 +107,19 @@ options:
   --threads N               io threads (default 4)
   --max-header-bytes N      request line + headers limit (default 32768; larger: 431)
   --max-body-bytes N        request body limit (default 16384; larger: 413)
-  --read-timeout-ms N       a connection must deliver a complete request within N ms of
-                            connecting or of the previous response (default 10000)
-  --write-timeout-ms N      default 10000
+  --read-timeout-ms N       a request must arrive completely within N ms: of connecting
+                            (first request) or of its first byte (default 10000)
+  --idle-timeout-ms N       a keep-alive connection may wait N ms for its next request
+                            (default 60000)
+  --write-timeout-ms N      a response must be written within N ms (default 10000)
+  --max-connections N       open connections at most (default 1024; more: 503 + close)
   --shutdown-grace-ms N     on SIGTERM/SIGINT, in-flight requests get N ms (default 10000)
   -h, --help                this text
 
-Logs: one JSON object per line on stderr; one per decision with status,
-reason, task_id, resource, action, remote, duration_ms. Credentials are never
-logged.
+Logs: one JSON object per line on stderr; one per decision ("@message":
+"decision") with decision (allow|deny|error), status, reason, resource,
+action, task_id (the credential's jti), task, role, remote, duration_ms.
+Credentials are never logged.
 )";
 
 std::mutex g_log_mu;
@@ -132,7 +152,9 @@ struct Config {
   size_t max_header_bytes = 32 * 1024;
   size_t max_body_bytes = 16 * 1024;
   std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds write_timeout{10000};
+  size_t max_connections = 1024;
   std::chrono::milliseconds shutdown_grace{10000};
 };
 
@@ -230,11 +252,16 @@ class Server {
         Log("warn", "accept failed", {{"error", ec.message()}});
         continue;
       }
-      auto conn = std::make_shared<Connection>(std::move(socket));
       uint64_t id = 0;
+      std::shared_ptr<Connection> conn;
       {
         std::lock_guard lock(mu_);
         if (stopping_) break;
+        if (conns_.size() >= config_.max_connections) {
+          RefuseOverLimit(std::move(socket), conns_.size());
+          continue;
+        }
+        conn = std::make_shared<Connection>(std::move(socket));
         id = next_id_++;
         conns_[id] = conn;
       }
@@ -243,6 +270,21 @@ class Server {
     std::lock_guard lock(mu_);
     accepting_ = false;
     cv_.notify_all();
+  }
+
+  // Over --max-connections: a canned 503 written without blocking (a fresh
+  // socket's send buffer takes it), then close. Never waits on the client.
+  void RefuseOverLimit(tcp::socket socket, size_t open) {
+    static constexpr char kBusy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: taskcred-authz\r\nContent-Type: application/json\r\n"
+        "Retry-After: 1\r\nConnection: close\r\nContent-Length: 32\r\n\r\n{\"error\":\"too many connections\"}";
+    static_assert(sizeof(kBusy) - 1 - std::string_view(kBusy).find("\r\n\r\n") - 4 == 32);
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    if (!ec) socket.write_some(asio::buffer(kBusy, sizeof(kBusy) - 1), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    Log("warn", "connection refused: too many connections", {{"open", open}, {"limit", config_.max_connections}});
   }
 
   void Forget(uint64_t id) {
@@ -259,13 +301,32 @@ class Server {
       auto ep = conn->stream.socket().remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
+    bool first = true;
     for (;;) {
       conn->idle = true;
       if (Stopping()) break;
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(config_.max_header_bytes));
       parser.body_limit(config_.max_body_bytes);
-      conn->stream.expires_after(config_.read_timeout);
+      // The first request must arrive completely within read_timeout of
+      // connecting; later ones may take idle_timeout to start, then
+      // read_timeout from their first byte.
+      conn->stream.expires_after(first ? config_.read_timeout : config_.idle_timeout);
+      if (buffer.size() == 0) {
+        size_t n = co_await conn->stream.async_read_some(buffer.prepare(4096),
+                                                         asio::redirect_error(asio::use_awaitable, ec));
+        buffer.commit(n);
+        if (ec) {
+          if (ec == beast::error::timeout) {
+            Log("info", first ? "read timeout; connection closed" : "idle timeout; connection closed",
+                {{"remote", remote}});
+          }
+          break;
+        }
+      }
+      if (!first) conn->stream.expires_after(config_.read_timeout);
+      first = false;
+      conn->idle = false;  // a request is arriving: in flight for shutdown
       co_await http::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         int status = 0;
@@ -288,6 +349,7 @@ class Server {
           res.prepare_payload();
           conn->stream.expires_after(config_.write_timeout);
           co_await http::async_write(conn->stream, res, asio::redirect_error(asio::use_awaitable, ec));
+          if (!ec) co_await LingeringClose(*conn);
         }
         break;
       }
@@ -303,6 +365,21 @@ class Server {
     conn->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     conn->stream.close();
     Forget(id);
+  }
+
+  // After an error answer the client may still be sending (the rest of an
+  // oversized header): closing with unread input would reset the connection
+  // and could destroy the answer before the client reads it. Half-close,
+  // then discard input for a bounded time (1 s, 1 MiB) before closing.
+  static asio::awaitable<void> LingeringClose(Connection& conn) {
+    beast::error_code ec;
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn.stream.expires_after(std::chrono::seconds(1));
+    char sink[4096];
+    size_t total = 0;
+    while (!ec && total < (1u << 20)) {
+      total += co_await conn.stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   http::response<http::string_body> Handle(const http::request<http::string_body>& req, const std::string& remote) {
@@ -333,7 +410,15 @@ class Server {
     }
     std::string reason;
     taskcred::kit::Verdict v;
-    if (token.empty()) {
+    const char* duplicate = nullptr;
+    for (const char* name : {"Authorization", "X-Resource", "X-Action"}) {
+      if (req.count(name) > 1) duplicate = name;
+    }
+    if (duplicate != nullptr) {
+      // Two values would be two answers to one question; refuse to pick.
+      res.result(http::status::bad_request);
+      reason = std::string("duplicate_header:") + duplicate;
+    } else if (token.empty()) {
       res.result(http::status::unauthorized);
       res.set(http::field::www_authenticate, R"(Bearer realm="taskcred")");
       reason = "missing_credential";
@@ -361,10 +446,13 @@ class Server {
     }
     res.body() = json({{"allowed", v.ok}, {"reason", reason}}).dump();
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-    json fields = {{"status", res.result_int()}, {"reason", reason},    {"resource", resource},
-                   {"action", action},           {"remote", remote},    {"duration_ms", ms.count() / 1000.0}};
+    const char* decision = v.ok ? "allow" : res.result_int() >= 500 ? "error" : "deny";
+    json fields = {{"decision", decision}, {"status", res.result_int()}, {"reason", reason},
+                   {"resource", resource}, {"action", action},           {"remote", remote},
+                   {"duration_ms", ms.count() / 1000.0}};
     if (!v.claims.task_id.empty()) {
       fields["task_id"] = v.claims.task_id;
+      fields["task"] = v.claims.task;
       fields["role"] = v.claims.role;
     }
     if (!v.ok && !v.detail.empty()) fields["detail"] = v.detail;
@@ -417,7 +505,7 @@ int main(int argc, char** argv) {
   }
   std::set<std::string> with_value = taskcred::kit::tools::VerifierValueFlags();
   with_value.insert({"--listen", "--threads", "--max-header-bytes", "--max-body-bytes", "--read-timeout-ms",
-                     "--write-timeout-ms", "--shutdown-grace-ms"});
+                     "--idle-timeout-ms", "--write-timeout-ms", "--shutdown-grace-ms", "--max-connections"});
   auto flags = taskcred::kit::tools::ParseFlags(argc, argv, with_value, taskcred::kit::tools::VerifierSwitches());
   if (!flags.ok()) return UsageError(flags.status().message());
   if (!flags->positional.empty()) return UsageError("unexpected argument " + flags->positional[0]);
@@ -442,12 +530,15 @@ int main(int argc, char** argv) {
   std::string error;
   long threads = config.threads, max_header = static_cast<long>(config.max_header_bytes),
        max_body = static_cast<long>(config.max_body_bytes), read_ms = config.read_timeout.count(),
-       write_ms = config.write_timeout.count(), grace_ms = config.shutdown_grace.count();
+       write_ms = config.write_timeout.count(), grace_ms = config.shutdown_grace.count(),
+       idle_ms = config.idle_timeout.count(), max_conns = static_cast<long>(config.max_connections);
   if (!ParsePositive(flags->values, "--threads", 1, 64, &threads, &error) ||
       !ParsePositive(flags->values, "--max-header-bytes", 1024, 1 << 20, &max_header, &error) ||
       !ParsePositive(flags->values, "--max-body-bytes", 0, 1 << 20, &max_body, &error) ||
       !ParsePositive(flags->values, "--read-timeout-ms", 1, 3600000, &read_ms, &error) ||
+      !ParsePositive(flags->values, "--idle-timeout-ms", 1, 3600000, &idle_ms, &error) ||
       !ParsePositive(flags->values, "--write-timeout-ms", 1, 3600000, &write_ms, &error) ||
+      !ParsePositive(flags->values, "--max-connections", 1, 1000000, &max_conns, &error) ||
       !ParsePositive(flags->values, "--shutdown-grace-ms", 0, 3600000, &grace_ms, &error)) {
     return UsageError(error);
   }
@@ -456,6 +547,8 @@ int main(int argc, char** argv) {
   config.max_body_bytes = static_cast<size_t>(max_body);
   config.read_timeout = std::chrono::milliseconds(read_ms);
   config.write_timeout = std::chrono::milliseconds(write_ms);
+  config.idle_timeout = std::chrono::milliseconds(idle_ms);
+  config.max_connections = static_cast<size_t>(max_conns);
   config.shutdown_grace = std::chrono::milliseconds(grace_ms);
 
   auto options = taskcred::kit::tools::OptionsFromFlags(*flags);
