@@ -194,6 +194,7 @@ struct Case {
   int want_status;
   std::string want_body;             // checked when non-empty
   std::string want_www_authenticate;  // substring; checked when non-empty
+  Headers extra = {};                 // more request headers
 };
 
 std::vector<Case> Cases(const Tokens& t) {
@@ -218,6 +219,11 @@ std::vector<Case> Cases(const Tokens& t) {
       {"WrongAudience", "GET", "/ok.txt", Bearer(t.other_audience), 401, "", "wrong_audience"},
       {"Expired", "GET", "/ok.txt", Bearer(t.expiring), 401, "", "expired"},
       {"Garbage", "GET", "/ok.txt", "Bearer not.a.jwt", 401, "", "error=\"invalid_token\""},
+      // The client cannot choose what is checked: nginx replaces its
+      // X-Resource/X-Action with the ones it computes.
+      {"SmuggledResource", "GET", "/secret.txt", Bearer(t.valid), 403, "", "",
+       {{"X-Resource", "file://data/ok.txt"}, {"X-Action", "read"}}},
+      {"SmuggledAction", "PUT", "/ok.txt", Bearer(t.valid), 403, "", "", {{"X-Action", "read"}}},
   };
 }
 
@@ -276,6 +282,7 @@ TEST_F(KitE2eTest, NginxAuthRequestInFrontOfStaticFiles) {
   for (const Case& c : Cases(w.tokens)) {
     Headers headers;
     if (c.authorization) headers.push_back({"Authorization", *c.authorization});
+    headers.insert(headers.end(), c.extra.begin(), c.extra.end());
     ExpectReply(c, HttpRequest(nginx->port(), c.method, c.target, headers));
     ++sidecar_asked;
   }
