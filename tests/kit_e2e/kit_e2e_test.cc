@@ -255,7 +255,12 @@ TEST_F(KitE2eTest, NginxAuthRequestInFrontOfStaticFiles) {
     GTEST_SKIP() << "nginx not installed (apt-get install nginx-light); set TASKCRED_REQUIRE_NGINX=1 to fail instead";
   }
   World& w = world();
-  const int sidecar_port = w.sidecar->port();
+  // Its own sidecar: this test stops it at the end.
+  auto started_sidecar = e2e::Sidecar::Start(
+      {"--jwks", w.jwks_path, "--issuer", kIssuer, "--audience", kAudience, "--leeway", "0", "--threads", "2"});
+  ASSERT_TRUE(started_sidecar.ok()) << started_sidecar.status().ToString();
+  std::unique_ptr<e2e::Sidecar> sidecar = std::move(started_sidecar).value();
+  const int sidecar_port = sidecar->port();
   std::unique_ptr<e2e::Nginx> nginx;
   // The free port may be taken between probe and bind: retry a few times.
   for (int attempt = 0; attempt < 3 && !nginx; ++attempt) {
@@ -277,7 +282,7 @@ TEST_F(KitE2eTest, NginxAuthRequestInFrontOfStaticFiles) {
   ASSERT_TRUE(nginx) << "nginx could not bind a free port three times";
 
   AwaitExpiry();
-  const size_t decisions_before = w.sidecar->DecisionLines().size();
+  const size_t decisions_before = sidecar->DecisionLines().size();
   int sidecar_asked = 0;
   for (const Case& c : Cases(w.tokens)) {
     Headers headers;
@@ -288,10 +293,10 @@ TEST_F(KitE2eTest, NginxAuthRequestInFrontOfStaticFiles) {
   }
 
   // Every request went through the sidecar: one decision line each.
-  EXPECT_EQ(w.sidecar->DecisionLines().size() - decisions_before, static_cast<size_t>(sidecar_asked));
+  EXPECT_EQ(sidecar->DecisionLines().size() - decisions_before, static_cast<size_t>(sidecar_asked));
   // The decision log is structured and names what nginx asked for.
   bool saw_allow = false, saw_escape_attempt = false;
-  for (const std::string& line : w.sidecar->DecisionLines()) {
+  for (const std::string& line : sidecar->DecisionLines()) {
     json j = json::parse(line, nullptr, false);
     ASSERT_TRUE(j.is_object()) << line;
     for (const char* field : {"decision", "status", "reason", "resource", "action"}) {
@@ -312,13 +317,15 @@ TEST_F(KitE2eTest, NginxAuthRequestInFrontOfStaticFiles) {
   EXPECT_THAT(access, HasSubstr("task_id=" + w.tokens.valid_jti));
   ExpectNoCredentialIn("the nginx access log", access);
   ExpectNoCredentialIn("the nginx error log", nginx->ErrorLog());
-  ExpectNoCredentialIn("taskcred-authz stderr", w.sidecar->process().StderrText());
+  ExpectNoCredentialIn("taskcred-authz stderr", sidecar->process().StderrText());
 
   // The sidecar is the gate: with it gone nginx fails closed (500), it does
   // not serve the file.
-  w.sidecar->process().Signal(SIGTERM);
-  auto exit = w.sidecar->process().WaitExit(std::chrono::seconds(10));
+  sidecar->process().Signal(SIGTERM);
+  auto exit = sidecar->process().WaitExit(std::chrono::seconds(10));
   ASSERT_TRUE(exit && exit->exited && exit->code == 0) << (exit ? exit->ToString() : "still running");
+  sidecar->process().WaitOutputClosed();
+  ExpectNoCredentialIn("taskcred-authz stderr", sidecar->process().StderrText());
   HttpReply down = HttpRequest(nginx->port(), "GET", "/ok.txt", {{"Authorization", Bearer(w.tokens.valid)}});
   EXPECT_EQ(down.status, 500) << down.raw;
   EXPECT_THAT(down.body, Not(HasSubstr(kOkBody)));
