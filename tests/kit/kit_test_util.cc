@@ -145,6 +145,11 @@ void TestHttpServer::Serve(int fd) {
   ::close(fd);
 }
 
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string Mint(const crypto::SigningKey& key, const std::string& kid, const nlohmann::json& claims) {
   auto t = crypto::SignJwt(key, kid, claims);
   if (!t.ok()) std::abort();

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,6 +64,9 @@ class TestHttpServer {
   std::condition_variable cv_;
   std::vector<std::thread> workers_;
 };
+
+// Whole seconds since the Unix epoch, by the wall clock.
+int64_t UnixNow();
 
 // A JWT signed by `key` with header kid `kid` (crypto::SignJwt).
 std::string Mint(const crypto::SigningKey& key, const std::string& kid, const nlohmann::json& claims);

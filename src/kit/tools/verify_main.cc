@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
   with_value.insert({"--resource", "--action"});
   std::set<std::string> switches = taskcred::kit::tools::VerifierSwitches();
   switches.insert({"--json", "--help"});
+  if (argc <= 1) {
+    std::cerr << kUsage;
+    return 2;
+  }
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
