@@ -532,6 +532,20 @@ bool ServerConsumed(int server_port, int client_fd) {
   return false;
 }
 
+// Sends half a request on `fd` and waits until the sidecar has read it (the
+// request is then in flight).
+::testing::AssertionResult StartHalfRequest(int server_port, int fd) {
+  if (!e2e::SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n")) return ::testing::AssertionFailure() << "send";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!ServerConsumed(server_port, fd)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return ::testing::AssertionFailure() << "the sidecar never read the first half of the request";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST_F(SidecarLimitsTest, SigtermFinishesInFlightRequestsAndExitsZero) {
   auto s = Start({});
   ASSERT_TRUE(s);
@@ -539,14 +553,7 @@ TEST_F(SidecarLimitsTest, SigtermFinishesInFlightRequestsAndExitsZero) {
   int busy = e2e::ConnectLoopback(s->port());
   ASSERT_GE(idle, 0);
   ASSERT_GE(busy, 0);
-  // Half a request: in flight once the sidecar has read it.
-  ASSERT_TRUE(e2e::SendAll(busy, "GET /healthz HTTP/1.1\r\nHost: x\r\n"));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  bool consumed = false;
-  while (!(consumed = ServerConsumed(s->port(), busy)) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(consumed) << "the sidecar never read the first half of the request";
+  ASSERT_TRUE(StartHalfRequest(s->port(), busy));
 
   s->process().Signal(SIGTERM);
   ASSERT_TRUE(WaitForLog(*s, "shutting down"));
@@ -567,6 +574,24 @@ TEST_F(SidecarLimitsTest, SigtermFinishesInFlightRequestsAndExitsZero) {
   s->process().WaitOutputClosed();
   EXPECT_THAT(s->process().StderrText(), HasSubstr("\"@message\":\"stopped\""));
   EXPECT_LT(e2e::ConnectLoopback(s->port()), 0) << "still accepting after exit";
+}
+
+TEST_F(SidecarLimitsTest, SecondSignalStopsWithoutWaitingForTheGracePeriod) {
+  auto s = Start({"--shutdown-grace-ms", "60000"});
+  ASSERT_TRUE(s);
+  int busy = e2e::ConnectLoopback(s->port());
+  ASSERT_GE(busy, 0);
+  ASSERT_TRUE(StartHalfRequest(s->port(), busy));
+  s->process().Signal(SIGTERM);
+  ASSERT_TRUE(WaitForLog(*s, "shutting down"));
+  EXPECT_TRUE(s->process().Running()) << "did not wait for the request in flight";
+  s->process().Signal(SIGINT);
+  auto exit = s->process().WaitExit(std::chrono::seconds(5));
+  ::close(busy);
+  ASSERT_TRUE(exit.has_value()) << "a second signal did not stop it";
+  EXPECT_TRUE(exit->exited && exit->code == 0) << exit->ToString();
+  s->process().WaitOutputClosed();
+  EXPECT_THAT(s->process().StderrText(), HasSubstr("second signal"));
 }
 
 TEST_F(SidecarLimitsTest, HelpAndFlagErrors) {

@@ -15,8 +15,8 @@
 // requests and a deadline per response write (slow clients are dropped),
 // one JSON log line per decision on stderr (never the credential),
 // graceful shutdown on SIGTERM/SIGINT: stop accepting, close idle
-// connections, let in-flight requests finish (up to --shutdown-grace-ms),
-// exit 0.
+// connections, let in-flight requests finish (up to --shutdown-grace-ms; a
+// second signal stops at once), exit 0.
 //
 // Why 403 (not 400) for a missing X-Resource or X-Action: nginx
 // auth_request turns every answer other than 2xx/401/403 into a 500, and a
@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -113,7 +114,8 @@ options:
                             (default 60000)
   --write-timeout-ms N      a response must be written within N ms (default 10000)
   --max-connections N       open connections at most (default 1024; more: 503 + close)
-  --shutdown-grace-ms N     on SIGTERM/SIGINT, in-flight requests get N ms (default 10000)
+  --shutdown-grace-ms N     on SIGTERM/SIGINT, in-flight requests get N ms (default 10000);
+                            a second signal stops at once
   -h, --help                this text
 
 Logs: one JSON object per line on stderr; one per decision ("@message":
@@ -186,10 +188,21 @@ class Server {
     Log("info", "listening",
         {{"addr", bound_text}, {"mode", verifier_->online() ? "introspect" : "jwks"}, {"threads", config_.threads}});
 
+    // First SIGTERM/SIGINT: graceful shutdown. A second one: stop now.
     asio::signal_set signals(io_, SIGTERM, SIGINT);
-    signals.async_wait([this](const beast::error_code& e, int sig) {
-      if (!e) BeginShutdown(sig);
-    });
+    std::function<void(const beast::error_code&, int)> on_signal = [&](const beast::error_code& e, int sig) {
+      if (e) return;
+      if (!Stopping()) {
+        BeginShutdown(sig);
+        signals.async_wait(on_signal);
+        return;
+      }
+      Log("warn", "second signal; stopping without waiting for in-flight requests");
+      std::lock_guard lock(mu_);
+      forced_ = true;
+      cv_.notify_all();
+    };
+    signals.async_wait(on_signal);
     asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
 
     std::vector<std::thread> threads;
@@ -197,9 +210,11 @@ class Server {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_; });
-      bool drained = cv_.wait_for(lock, config_.shutdown_grace, [this] { return conns_.empty() && !accepting_; });
-      if (!drained) Log("warn", "shutdown grace period over; closing remaining connections",
-                        {{"connections", conns_.size()}});
+      bool done = cv_.wait_for(lock, config_.shutdown_grace,
+                               [this] { return forced_ || (conns_.empty() && !accepting_); });
+      if (!done) {
+        Log("warn", "shutdown grace period over; closing remaining connections", {{"connections", conns_.size()}});
+      }
     }
     io_.stop();
     for (auto& t : threads) t.join();
@@ -468,6 +483,7 @@ class Server {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool forced_ = false;  // a second signal during shutdown
   bool accepting_ = true;
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::shared_ptr<Connection>> conns_;
