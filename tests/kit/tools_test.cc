@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 
 #include <gtest/gtest.h>
@@ -128,6 +129,31 @@ TEST_F(ToolsTest, VerifyUnreachableJwksExitsTwo) {
                                    kIssuer, "--audience", kAudience, token_});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.out.find("jwks_unavailable"), std::string::npos) << r.out;
+}
+
+TEST_F(ToolsTest, VerifyJwksFromUrlAndFromAVaultEnvelopeFile) {
+  std::atomic<int> status{200};
+  TestHttpServer jwks([&](const TestRequest& req) {
+    TestResponse res;
+    res.status = status.load();
+    res.body = req.target == "/v1/taskcred/jwks" ? Jwks({{&key_, "k1"}}).dump() : "{}";
+    return res;
+  });
+  const std::string url = jwks.url() + "/v1/taskcred/jwks";
+  RunResult r = RunTool(VerifyPath(), {"--jwks", url, "--issuer", kIssuer, "--audience", kAudience, "--json", token_});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(json::parse(r.out, nullptr, false).value("reason", ""), "ok") << r.out;
+  EXPECT_EQ(jwks.request_count(), 1);
+
+  status = 500;
+  r = RunTool(VerifyPath(), {"--jwks", url, "--issuer", kIssuer, "--audience", kAudience, "--json", token_});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(json::parse(r.out, nullptr, false).value("reason", ""), "jwks_unavailable") << r.out;
+
+  // `vault read -format=json taskcred/jwks` output: {"data":{"keys":[...]}}.
+  const std::string enveloped = dir_.Write("vault-read.json", json({{"data", Jwks({{&key_, "k1"}})}}).dump());
+  r = RunTool(VerifyPath(), {"--jwks", enveloped, "--issuer", kIssuer, "--audience", kAudience, token_});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 TEST_F(ToolsTest, VerifyHelpIsCompleteAndExitsZero) {
