@@ -36,7 +36,8 @@ TEST(KitPackageTest, InstalledPackageBuildsAConsumerThatEnforces) {
   }
 
   r = RunTool(TASKCRED_CMAKE, {"-S", TASKCRED_CONSUMER_DIR, "-B", build, "-DCMAKE_PREFIX_PATH=" + prefix,
-                               "-DCMAKE_CXX_COMPILER=" TASKCRED_CXX_COMPILER},
+                               "-DCMAKE_CXX_COMPILER=" TASKCRED_CXX_COMPILER,
+                               "-DCMAKE_CXX_FLAGS=" TASKCRED_CONSUMER_FLAGS},
               {}, 120s);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   r = RunTool(TASKCRED_CMAKE, {"--build", build}, {}, 180s);
