@@ -191,9 +191,14 @@ HttpReply HttpRequest(int port, const std::string& method, const std::string& ta
   return reply;
 }
 
+std::string AuthzPath() {
+  const char* env = std::getenv("TASKCRED_AUTHZ");
+  return env != nullptr && *env != '\0' ? env : TASKCRED_E2E_AUTHZ;
+}
+
 common::Result<std::unique_ptr<Sidecar>> Sidecar::Start(const std::vector<std::string>& args) {
   LaunchOptions options;
-  options.binary = TASKCRED_E2E_AUTHZ;
+  options.binary = AuthzPath();
   options.args = args;
   options.args.insert(options.args.end(), {"--listen", "127.0.0.1:0"});
   const char* path = std::getenv("PATH");

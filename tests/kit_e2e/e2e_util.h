@@ -64,6 +64,10 @@ struct ReadResult {
 // Reads until EOF, reset or `timeout`.
 ReadResult ReadUntilClosed(int fd, std::chrono::milliseconds timeout);
 
+// The taskcred-authz under test: $TASKCRED_AUTHZ (e.g. a sanitizer build),
+// else the one built with this test.
+std::string AuthzPath();
+
 // A running taskcred-authz with `args` plus --listen 127.0.0.1:0; the port
 // is read from its "listening" log line.
 class Sidecar {

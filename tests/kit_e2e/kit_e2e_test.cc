@@ -615,7 +615,7 @@ TEST_F(SidecarLimitsTest, HelpAndFlagErrors) {
   };
   for (const Run& run : runs) {
     SCOPED_TRACE(::testing::PrintToString(run.args));
-    auto p = PluginProcess::Launch({.binary = TASKCRED_E2E_AUTHZ, .args = run.args, .env = {{"PATH", "/usr/bin:/bin"}}});
+    auto p = PluginProcess::Launch({.binary = e2e::AuthzPath(), .args = run.args, .env = {{"PATH", "/usr/bin:/bin"}}});
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     auto exit = (*p)->WaitExit(std::chrono::seconds(10));
     ASSERT_TRUE(exit.has_value()) << "did not exit";

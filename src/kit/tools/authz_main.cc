@@ -290,13 +290,15 @@ class Server {
   // Over --max-connections: a canned 503 written without blocking (a fresh
   // socket's send buffer takes it), then close. Never waits on the client.
   void RefuseOverLimit(tcp::socket socket, size_t open) {
-    static constexpr char kBusy[] =
-        "HTTP/1.1 503 Service Unavailable\r\nServer: taskcred-authz\r\nContent-Type: application/json\r\n"
-        "Retry-After: 1\r\nConnection: close\r\nContent-Length: 32\r\n\r\n{\"error\":\"too many connections\"}";
-    static_assert(sizeof(kBusy) - 1 - std::string_view(kBusy).find("\r\n\r\n") - 4 == 32);
+    static const std::string kBusy = [] {
+      const std::string body = R"({"error":"too many connections"})";
+      return "HTTP/1.1 503 Service Unavailable\r\nServer: taskcred-authz\r\nContent-Type: application/json\r\n"
+             "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
     beast::error_code ec;
     socket.non_blocking(true, ec);
-    if (!ec) socket.write_some(asio::buffer(kBusy, sizeof(kBusy) - 1), ec);
+    if (!ec) socket.write_some(asio::buffer(kBusy), ec);
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
     Log("warn", "connection refused: too many connections", {{"open", open}, {"limit", config_.max_connections}});
