@@ -203,6 +203,9 @@ common::Result<std::unique_ptr<Sidecar>> Sidecar::Start(const std::vector<std::s
   options.args.insert(options.args.end(), {"--listen", "127.0.0.1:0"});
   const char* path = std::getenv("PATH");
   options.env = {{"PATH", path != nullptr ? path : "/usr/bin:/bin"}};
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS"}) {
+    if (const char* v = std::getenv(name)) options.env.emplace_back(name, v);
+  }
   auto process = PluginProcess::Launch(options);
   if (!process.ok()) return process.status();
   auto sidecar = std::unique_ptr<Sidecar>(new Sidecar());
