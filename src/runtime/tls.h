@@ -81,12 +81,21 @@ struct ApiAddr {
 common::Result<ApiAddr> ParseApiAddr(std::string_view addr);
 
 // PUT {addr}/v1/sys/wrapping/unwrap with X-Vault-Token; returns the body of a
-// 200 answer. Errors: unreachable API (kUnavailable), non-200 (kPermissionDenied
-// / kInternal with the status).
+// 200 answer. The whole call (resolve, connect, TLS handshake, write, read) is
+// bounded by `timeout`. Errors: unreachable API or no answer within `timeout`
+// (kUnavailable, naming the address and the step that timed out), non-200
+// (kPermissionDenied with the status).
 common::Result<std::string> CallUnwrap(const ApiAddr& addr, const ApiTlsConfig& tls, std::string_view token,
                                        std::chrono::seconds timeout);
 
-// The whole legacy flow: token from BAO_/VAULT_UNWRAP_TOKEN, flags from `args`.
+// Bound of the whole unwrap call: 30 s, or TASKCRED_UNWRAP_TIMEOUT (whole
+// seconds, 1-3600; meant for tests, not documented to operators).
+inline constexpr std::chrono::seconds kDefaultUnwrapTimeout{30};
+inline constexpr std::string_view kUnwrapTimeoutEnv = "TASKCRED_UNWRAP_TIMEOUT";
+common::Result<std::chrono::seconds> UnwrapTimeout(const EnvGetter& env);
+
+// The whole legacy flow: token from BAO_/VAULT_UNWRAP_TOKEN, flags from `args`,
+// the call bounded by UnwrapTimeout(env).
 common::Result<TlsMaterial> LegacyTlsMaterial(const EnvGetter& env, const std::vector<std::string>& args);
 
 // Subject CN of a PEM certificate ("" if none).

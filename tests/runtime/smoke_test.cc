@@ -319,5 +319,30 @@ TEST(SmokeTest, RefusesToStart) {
   }
 }
 
+// A Vault API that accepts the connection and never answers: the plugin gives
+// up within TASKCRED_UNWRAP_TIMEOUT, exits 1 and says why (plain and TLS).
+TEST(SmokeTest, SilentVaultApiBoundsTheUnwrapCall) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const std::string port = std::to_string(silent.local_endpoint().port());
+  for (const std::string scheme : {"http", "https"}) {
+    SCOPED_TRACE(scheme);
+    auto start = std::chrono::steady_clock::now();
+    auto c = Spawn(kBinary, {kCookie, "PLUGIN_PROTOCOL_VERSIONS=4", "TASKCRED_UNWRAP_TIMEOUT=2",
+                             "VAULT_SKIP_VERIFY=true",
+                             "VAULT_UNWRAP_TOKEN=" + UnwrapJwt(scheme + "://127.0.0.1:" + port)});
+    ASSERT_TRUE(c);
+    std::string out = ReadAll(c->out);
+    std::string err = ReadAll(c->err);
+    EXPECT_EQ(WaitExit(c->pid, std::chrono::seconds(20)), 1);
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(out, "");
+    EXPECT_NE(err.find("did not answer the unwrap call within 2 s"), std::string::npos) << err;
+    EXPECT_NE(err.find("\"@level\":\"error\""), std::string::npos) << err;
+    EXPECT_GE(took, std::chrono::milliseconds(1900));
+    EXPECT_LT(took, std::chrono::seconds(10));
+  }
+}
+
 }  // namespace
 }  // namespace taskcred::test

@@ -95,5 +95,71 @@ TEST(UnwrapCallTest, MissingTokenAndBadFlags) {
             std::string::npos);
 }
 
+// A Vault API that accepts TCP connections (the kernel completes them from the
+// listen backlog) and never reads or answers.
+class SilentApi {
+ public:
+  SilentApi() : acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+};
+
+TEST(UnwrapCallTest, SilentApiTimesOutWhileWaitingForTheResponse) {
+  SilentApi api;
+  ApiAddr addr{false, "127.0.0.1", std::to_string(api.port()), ""};
+  auto start = std::chrono::steady_clock::now();
+  auto body = CallUnwrap(addr, ApiTlsConfig{}, "token", std::chrono::seconds(1));
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(body.ok());
+  EXPECT_EQ(body.status().kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(body.status().message().find("did not answer the unwrap call within 1 s"), std::string::npos)
+      << body.status().message();
+  EXPECT_NE(body.status().message().find("waiting for the response"), std::string::npos);
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST(UnwrapCallTest, SilentApiTimesOutInTheTlsHandshake) {
+  SilentApi api;
+  ApiAddr addr{true, "127.0.0.1", std::to_string(api.port()), ""};
+  ApiTlsConfig tls;
+  tls.skip_verify = true;
+  auto start = std::chrono::steady_clock::now();
+  auto body = CallUnwrap(addr, tls, "token", std::chrono::seconds(1));
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(body.ok());
+  EXPECT_NE(body.status().message().find("TLS handshake"), std::string::npos) << body.status().message();
+  EXPECT_NE(body.status().message().find("within 1 s"), std::string::npos) << body.status().message();
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST(UnwrapCallTest, TimeoutFromTheEnvironment) {
+  struct Case {
+    std::string value;
+    bool ok;
+    int seconds;
+  };
+  const std::vector<Case> cases = {
+      {"", true, 30}, {"2", true, 2}, {"3600", true, 3600}, {"0", false, 0},
+      {"3601", false, 0}, {"-1", false, 0}, {"1s", false, 0}, {"99999999999", false, 0},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.value);
+    std::map<std::string, std::string> vars;
+    if (!tc.value.empty()) vars[std::string(kUnwrapTimeoutEnv)] = tc.value;
+    auto t = UnwrapTimeout(FakeEnv(vars));
+    ASSERT_EQ(t.ok(), tc.ok);
+    if (tc.ok) {
+      EXPECT_EQ(t->count(), tc.seconds);
+    } else {
+      EXPECT_EQ(t.status().kind(), ErrorKind::kInvalidArgument);
+      EXPECT_NE(t.status().message().find("TASKCRED_UNWRAP_TIMEOUT"), std::string::npos);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace taskcred::runtime
