@@ -95,11 +95,11 @@ std::string RawStdBase64(std::string_view bytes) {
 }
 
 std::string FormatHandshakeLine(int version, std::string_view network, std::string_view address,
-                                std::string_view cert_der, bool multiplex) {
+                                std::string_view cert_der, std::optional<bool> broker_multiplex) {
   std::string line = "1|" + std::to_string(version) + "|" + std::string(network) + "|" +
                      std::string(address) + "|grpc|";
   if (!cert_der.empty()) line += RawStdBase64(cert_der);
-  if (multiplex) line += "|true";
+  if (broker_multiplex.has_value()) line += *broker_multiplex ? "|true" : "|false";
   line += "\n";
   return line;
 }

@@ -45,10 +45,12 @@ int NegotiateVersion(std::optional<std::string_view> host_versions);
 std::string RawStdBase64(std::string_view bytes);
 
 // Formats the handshake line including the trailing '\n'. `cert_der` empty
-// leaves field 6 empty (never print a cert outside AutoMTLS); `multiplex`
-// appends field 7 "true".
+// leaves field 6 empty (never print a cert outside AutoMTLS). Field 7 (gRPC
+// broker multiplexing supported, "true"/"false") is written only when
+// `broker_multiplex` has a value: go-plugin writes it only when the host set
+// PLUGIN_MULTIPLEX_GRPC.
 std::string FormatHandshakeLine(int version, std::string_view network, std::string_view address,
-                                std::string_view cert_der, bool multiplex);
+                                std::string_view cert_der, std::optional<bool> broker_multiplex);
 
 // Chooses the directory for the plugin's unix socket: PLUGIN_UNIX_SOCKET_DIR,
 // else $TMPDIR, else /tmp.

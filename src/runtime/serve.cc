@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -482,7 +483,12 @@ int Serve(int argc, char** argv, tl::BackendFactory factory, const ServeOptions&
     (void)ignored;
     return 1;
   }
-  if (auto mux = env("PLUGIN_MULTIPLEX_GRPC"); mux && !mux->empty()) {
+  // go-plugin's server parses PLUGIN_MULTIPLEX_GRPC as a Go bool: only a true
+  // value asks for the multiplexed broker; any non-empty value makes the
+  // handshake line carry field 7 (whether the plugin supports it: false).
+  std::optional<bool> broker_multiplex;
+  if (auto mux = env("PLUGIN_MULTIPLEX_GRPC"); mux && !mux->empty()) broker_multiplex = false;
+  if (bool wanted = false; broker_multiplex && ParseGoBool(*env("PLUGIN_MULTIPLEX_GRPC"), &wanted) && wanted) {
     log.Error("the host asked for the multiplexed gRPC broker (PLUGIN_MULTIPLEX_GRPC), which this plugin does not "
               "implement; run it as a regular (non-container) plugin");
     return 1;
@@ -587,7 +593,7 @@ int Serve(int argc, char** argv, tl::BackendFactory factory, const ServeOptions&
   }
 
   const std::string line = FormatHandshakeLine(st->version, "unix", socket_path,
-                                               st->mode == TlsMode::kAutoMtls ? st->tls.cert_der : "", false);
+                                               st->mode == TlsMode::kAutoMtls ? st->tls.cert_der : "", broker_multiplex);
   if (write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     log.Error("writing the handshake line failed");
     return 1;

@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int version = rt::NegotiateVersion(lines[0]);
   TC_FUZZ_CHECK(version >= 3 && version <= 5, "NegotiateVersion returned " + std::to_string(version));
   (void)rt::NegotiateVersion(std::nullopt);
-  std::string line = rt::FormatHandshakeLine(version, "unix", lines[4], lines[5], !lines[1].empty());
+  std::string line = rt::FormatHandshakeLine(version, "unix", lines[4], lines[5],
+                                             lines[1].empty() ? std::nullopt : std::optional<bool>(lines[1].size() % 2 == 0));
   TC_FUZZ_CHECK(!line.empty() && line.back() == '\n', "handshake line does not end in a newline");
   (void)rt::RawStdBase64(lines[5]);
 

@@ -323,6 +323,24 @@ TEST(IntegrationHandshakeTest, MultiplexGrpcRequestIsRefused) {
   EXPECT_TRUE(HasErrorLog(host, "multiplex")) << host.process().StderrText();
 }
 
+// go-plugin parses PLUGIN_MULTIPLEX_GRPC as a Go bool: "false" (or any
+// value that is not true) asks for no multiplexed broker, so the plugin
+// serves and, as go-plugin does whenever the variable is set, says in field 7
+// whether it supports the multiplexed broker.
+TEST(IntegrationHandshakeTest, MultiplexGrpcFalseServesAndAnswersUnsupported) {
+  for (const char* value : {"false", "0", "maybe"}) {
+    SCOPED_TRACE(value);
+    HostOptions o = Options(TlsMode::kAutoMtls);
+    o.extra_env.emplace_back("PLUGIN_MULTIPLEX_GRPC", value);
+    START_HOST(host, o);
+    const Handshake& h = host->handshake();
+    ASSERT_EQ(h.fields.size(), 7u) << h.raw;
+    EXPECT_EQ(h.mux, "false") << h.raw;
+    SETUP_MOUNT(mount, host, {});
+    ExpectKvRoundTrip(*mount, "mux", "off");
+  }
+}
+
 TEST(IntegrationHandshakeTest, HealthServesPlugin) {
   START_HOST(host, Options(TlsMode::kAutoMtls));
   auto h = host->HealthCheck("plugin");

@@ -36,11 +36,12 @@ TEST(HandshakeTest, RawStdBase64HasNoPadding) {
 }
 
 TEST(HandshakeTest, LineFormatting) {
-  EXPECT_EQ(FormatHandshakeLine(4, "unix", "/tmp/plugin1", "", false), "1|4|unix|/tmp/plugin1|grpc|\n");
-  EXPECT_EQ(FormatHandshakeLine(5, "unix", "/tmp/p", "f", false), "1|5|unix|/tmp/p|grpc|Zg\n");
+  EXPECT_EQ(FormatHandshakeLine(4, "unix", "/tmp/plugin1", "", std::nullopt), "1|4|unix|/tmp/plugin1|grpc|\n");
+  EXPECT_EQ(FormatHandshakeLine(5, "unix", "/tmp/p", "f", std::nullopt), "1|5|unix|/tmp/p|grpc|Zg\n");
+  EXPECT_EQ(FormatHandshakeLine(5, "unix", "/tmp/p", "f", false), "1|5|unix|/tmp/p|grpc|Zg|false\n");
   EXPECT_EQ(FormatHandshakeLine(5, "unix", "/tmp/p", "foo", true), "1|5|unix|/tmp/p|grpc|Zm9v|true\n");
   // The line is a single line with no '=' padding in the cert.
-  std::string line = FormatHandshakeLine(5, "unix", "/x", std::string(100, '\x01'), false);
+  std::string line = FormatHandshakeLine(5, "unix", "/x", std::string(100, '\x01'), std::nullopt);
   EXPECT_EQ(line.find('='), std::string::npos);
   EXPECT_EQ(line.find('\n'), line.size() - 1);
 }
