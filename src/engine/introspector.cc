@@ -42,8 +42,11 @@ Result<std::optional<TaskRecord>> Introspector::Authenticate(logical::Storage& s
   auto decoded = crypto::DecodeJwt(token);
   if (!decoded.ok()) return none;
   TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
-  TC_ASSIGN_OR_RETURN(nlohmann::json jwks, keys_.Jwks(storage, config));
-  if (!crypto::VerifyJwtSignature(*decoded, jwks).ok()) return none;
+  // A refused signature is an inactive token; a storage failure loading the
+  // ring stays an error (Vault retries).
+  Status verified = keys_.VerifyJwt(storage, config, *decoded);
+  if (verified.kind() == common::ErrorKind::kPermissionDenied) return none;
+  TC_RETURN_IF_ERROR(verified);
   const nlohmann::json& c = decoded->claims;
   auto str = [&](const char* k) -> std::string {
     auto it = c.find(k);

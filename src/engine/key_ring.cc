@@ -122,6 +122,7 @@ Result<std::shared_ptr<const KeyRing::Loaded>> KeyRing::GetLoaded(logical::Stora
     auto key = crypto::SigningKey::FromPrivatePem(alg, k.private_pem);
     if (!key.ok()) return Status::Internal("stored signing key " + k.kid + " cannot be loaded");
     loaded->public_jwks.emplace(k.kid, key->PublicJwk(k.kid));
+    loaded->verifiers.emplace(k.kid, key->public_key());
     if (k.is_active()) loaded->signers.emplace(k.kid, std::move(key).value());
   }
   std::unique_lock lock(mu_);
@@ -162,6 +163,36 @@ Result<nlohmann::json> KeyRing::Jwks(logical::Storage& storage, const ConfigEntr
     if (it != loaded->public_jwks.end()) keys.push_back(it->second);
   }
   return nlohmann::json{{"keys", keys}};
+}
+
+Status KeyRing::VerifyJwt(logical::Storage& storage, const ConfigEntry& config, const crypto::DecodedJwt& jwt) {
+  auto alg_it = jwt.header.find("alg");
+  if (alg_it == jwt.header.end() || !alg_it->is_string()) {
+    return Status::PermissionDenied("jwt header \"alg\" is missing");
+  }
+  auto alg = crypto::ParseAlgorithm(alg_it->get_ref<const std::string&>());
+  if (!alg.ok()) return Status::PermissionDenied("jwt header \"alg\" is not EdDSA, ES256 or RS256");
+  auto kid_it = jwt.header.find("kid");
+  if (kid_it == jwt.header.end() || !kid_it->is_string()) {
+    return Status::PermissionDenied("jwt header \"kid\" is missing");
+  }
+  const std::string& kid = kid_it->get_ref<const std::string&>();
+  TC_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, GetLoaded(storage, config, true));
+  const KeyRecord* record = nullptr;
+  for (const auto& k : loaded->state.keys) {
+    if (k.kid == kid) record = &k;
+  }
+  // Same visibility as Jwks(): a retired key past expires_at verifies nothing
+  // even before Maintain() prunes it.
+  if (record == nullptr || (record->is_retired() && record->expires_at <= UnixSeconds(clock_()))) {
+    return Status::PermissionDenied("jwt \"kid\" is not in the jwks");
+  }
+  auto it = loaded->verifiers.find(kid);
+  if (it == loaded->verifiers.end()) return Status::PermissionDenied("jwt \"kid\" is not in the jwks");
+  if (it->second.algorithm() != *alg) {
+    return Status::PermissionDenied("jwt header \"alg\" does not match the key's algorithm");
+  }
+  return it->second.Verify(jwt.signing_input, jwt.signature);
 }
 
 void KeyRing::DoRotate(RingState& state, const ConfigEntry& config, int64_t now, const KeyRecord& fresh,

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "crypto/jwt.h"
 #include "crypto/signing_key.h"
 #include "engine/clock.h"
 #include "engine/config.h"
@@ -85,6 +86,15 @@ class KeyRing {
   // {"keys":[...]}: next, active and retired keys not past expires_at (public
   // members only). Creates the ring if there is none.
   common::Result<nlohmann::json> Jwks(logical::Storage& storage, const ConfigEntry& config);
+  // Verifies `jwt`'s signature with the ring key named by its header "kid",
+  // with the same rules as crypto::VerifyJwtSignature against Jwks(): the
+  // kid must be a key Jwks() publishes now (next, active, or retired and not
+  // past expires_at) and header "alg" must be exactly that key's algorithm.
+  // Uses the public keys parsed once per loaded ring (the ring's own keys
+  // need no foreign-JWK validation, which costs ~3 ms for RSA); a rotation,
+  // retirement, prune or Invalidate() drops them with the rest of the cache.
+  // kPermissionDenied for every refusal; creates the ring if there is none.
+  common::Status VerifyJwt(logical::Storage& storage, const ConfigEntry& config, const crypto::DecodedJwt& jwt);
   // Rotates now (creating the ring instead if there is none) and prunes
   // retired keys past their expiry.
   common::Result<RingChange> Rotate(logical::Storage& storage, const ConfigEntry& config);
@@ -106,6 +116,7 @@ class KeyRing {
     RingState state;
     std::map<std::string, crypto::SigningKey, std::less<>> signers;  // active key only
     std::map<std::string, nlohmann::json, std::less<>> public_jwks;  // every key, by kid
+    std::map<std::string, crypto::PublicKey, std::less<>> verifiers;  // every key, by kid
   };
 
   common::Result<std::shared_ptr<const Loaded>> GetLoaded(logical::Storage& storage,
