@@ -1,7 +1,6 @@
 #include "engine/issuer.h"
 
 #include <algorithm>
-#include <future>
 #include <utility>
 
 #include "crypto/encoding.h"
@@ -76,14 +75,14 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   ttl_in.explicit_max_ttl = is_jwt ? std::chrono::seconds(config.verification_ttl) : std::chrono::seconds(0);
   ttl_in.start_time = now_tp;
   ttl_in.now = now_tp;
-  // One round trip each for the mount's tuning, the two in flight at once
-  // (SystemView is safe for concurrent use): the same values bound both the
-  // TTL and the max_ttl reported with the lease.
-  auto max_call = std::async(std::launch::async, [&system_view] { return system_view.MaxLeaseTTL(); });
-  Result<std::chrono::seconds> default_ttl = system_view.DefaultLeaseTTL();
-  Result<std::chrono::seconds> max_ttl_result = max_call.get();
-  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_default, std::move(default_ttl));
-  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_max, std::move(max_ttl_result));
+  // One round trip each for the mount's tuning: the same values bound both
+  // the TTL and the max_ttl reported with the lease. Asked one after the
+  // other on the request's thread: a helper thread per issuance would save
+  // ~one broker round trip but can fail to start under a burst of requests
+  // (std::async throws), and caching them would serve a stale TTL after
+  // `vault secrets tune`, which the plugin is not told about.
+  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_default, system_view.DefaultLeaseTTL());
+  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_max, system_view.MaxLeaseTTL());
   ttl_in.mount_default_ttl = mount_default;
   ttl_in.mount_max_ttl = mount_max;
   TC_ASSIGN_OR_RETURN(framework::TTLResult ttl_out, framework::CalculateTTL(ttl_in));
