@@ -28,16 +28,12 @@ std::optional<std::string> OpaqueTaskId(std::string_view token) {
 
 }  // namespace
 
-Result<std::optional<TaskRecord>> Introspector::Authenticate(logical::Storage& storage,
-                                                             std::string_view token) {
-  const std::optional<TaskRecord> none;
+Result<std::optional<Introspector::Claim>> Introspector::Verify(logical::Storage& storage, std::string_view token) {
+  const std::optional<Claim> none;
   if (token.empty() || token.size() > crypto::kMaxJwtBytes) return none;
   int64_t now = UnixSeconds(clock_());
   if (auto opaque_id = OpaqueTaskId(token)) {
-    TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, tasks_.Get(storage, *opaque_id));
-    if (!record || record->credential_type != kCredentialTypeOpaque) return none;
-    if (!crypto::ConstantTimeEquals(record->token_hash, crypto::Sha256Hex(token))) return none;
-    return record;
+    return std::optional<Claim>(Claim{*opaque_id, std::string(kCredentialTypeOpaque), crypto::Sha256Hex(token), {}});
   }
   auto decoded = crypto::DecodeJwt(token);
   if (!decoded.ok()) return none;
@@ -64,11 +60,25 @@ Result<std::optional<TaskRecord>> Introspector::Authenticate(logical::Storage& s
   if (nbf && now < *nbf) return none;
   std::string jti = str("jti");
   if (!IsValidTaskId(jti)) return none;
-  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, tasks_.Get(storage, jti));
-  if (!record || record->credential_type != kCredentialTypeJwt) return none;
   auto kid = decoded->header.find("kid");
-  if (kid == decoded->header.end() || !kid->is_string() || kid->get<std::string>() != record->kid)
-    return none;
+  if (kid == decoded->header.end() || !kid->is_string()) return none;
+  return std::optional<Claim>(Claim{std::move(jti), std::string(kCredentialTypeJwt), {}, kid->get<std::string>()});
+}
+
+bool Introspector::Matches(const Claim& claim, const TaskRecord& record) {
+  if (record.task_id != claim.task_id || record.credential_type != claim.credential_type) return false;
+  if (claim.credential_type == kCredentialTypeOpaque) {
+    return crypto::ConstantTimeEquals(record.token_hash, claim.token_hash);
+  }
+  return record.kid == claim.kid;
+}
+
+Result<std::optional<TaskRecord>> Introspector::Authenticate(logical::Storage& storage,
+                                                             std::string_view token) {
+  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, token));
+  if (!claim) return std::optional<TaskRecord>();
+  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, tasks_.Get(storage, claim->task_id));
+  if (!record || !Matches(*claim, *record)) return std::optional<TaskRecord>();
   return record;
 }
 
@@ -90,14 +100,14 @@ nlohmann::json Introspector::ActiveAnswer(const TaskRecord& r, const ConfigEntry
 }
 
 Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const IntrospectInput& in) {
-  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> authentic, Authenticate(storage, in.token));
-  if (!authentic) return Inactive();
+  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, in.token));
+  if (!claim) return Inactive();
   TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
   int64_t now = UnixSeconds(clock_());
   const bool check = in.resource.has_value() && in.action.has_value();
   nlohmann::json answer = Inactive();
   auto evaluate = [&](std::optional<TaskRecord>& record) -> Result<bool> {
-    if (!record || !record->IsActive(now)) return false;
+    if (!record || !Matches(*claim, *record) || !record->IsActive(now)) return false;
     std::optional<bool> allowed;
     if (check) allowed = grants::Allows(record->grants, *in.resource, *in.action);
     bool spend = in.consume && allowed.value_or(true);
@@ -107,25 +117,29 @@ Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const
     return spend;
   };
   if (in.consume) {
-    // Spending re-reads the record under the task's lock: the copy read while
-    // authenticating may already be stale.
-    TC_RETURN_IF_ERROR(tasks_.Mutate(storage, authentic->task_id, evaluate));
+    // Spending reads the record once, under the task's lock, and checks the
+    // token against that copy: one Get and (when a use is spent) one Put.
+    TC_RETURN_IF_ERROR(tasks_.Mutate(storage, claim->task_id, evaluate));
   } else {
-    TC_ASSIGN_OR_RETURN(bool unused, evaluate(authentic));
+    TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, tasks_.Get(storage, claim->task_id));
+    TC_ASSIGN_OR_RETURN(bool unused, evaluate(record));
     (void)unused;
   }
   return answer;
 }
 
 Result<bool> Introspector::Release(logical::Storage& storage, std::string_view token) {
-  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> authentic, Authenticate(storage, token));
-  if (!authentic) return false;
-  TC_RETURN_IF_ERROR(tasks_.Mutate(storage, authentic->task_id, [](std::optional<TaskRecord>& record) -> Result<bool> {
-    if (!record || record->released) return false;
+  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, token));
+  if (!claim) return false;
+  bool authentic = false;
+  TC_RETURN_IF_ERROR(tasks_.Mutate(storage, claim->task_id, [&](std::optional<TaskRecord>& record) -> Result<bool> {
+    if (!record || !Matches(*claim, *record)) return false;
+    authentic = true;
+    if (record->released) return false;
     record->released = true;
     return true;
   }));
-  return true;
+  return authentic;
 }
 
 }  // namespace taskcred::engine

@@ -51,6 +51,20 @@ class Introspector {
   common::Result<std::optional<TaskRecord>> Authenticate(logical::Storage& storage, std::string_view token);
 
  private:
+  // What a token claims before its task record is read: the task it names
+  // and what that record must hold for the token to be authentic. Splitting
+  // the check lets consume/release read the record once, under the task's
+  // lock, instead of once to authenticate and again to update it.
+  struct Claim {
+    std::string task_id;
+    std::string credential_type;
+    std::string token_hash;  // opaque: SHA-256 hex of the token
+    std::string kid;         // JWT: the header kid
+  };
+  // Everything that needs no task record: shape, signature, iss, exp/nbf.
+  common::Result<std::optional<Claim>> Verify(logical::Storage& storage, std::string_view token);
+  static bool Matches(const Claim& claim, const TaskRecord& record);
+
   nlohmann::json ActiveAnswer(const TaskRecord& record, const ConfigEntry& config) const;
 
   ConfigStore& config_;

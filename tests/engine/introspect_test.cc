@@ -28,6 +28,61 @@ class YieldingStorage : public logical::InmemStorage {
   }
 };
 
+// Counts storage calls, to hold the engine to the round trips the design
+// needs (through Vault every call is a broker round trip).
+class CountingStorage : public logical::InmemStorage {
+ public:
+  common::Result<std::optional<logical::StorageEntry>> Get(std::string_view key) override {
+    ++gets;
+    return InmemStorage::Get(key);
+  }
+  common::Status Put(const logical::StorageEntry& entry) override {
+    ++puts;
+    return InmemStorage::Put(entry);
+  }
+  std::atomic<int> gets{0};
+  std::atomic<int> puts{0};
+};
+
+TEST(IntrospectRoundTrips, OneGetToCheckOneGetAndOnePutToSpendOrRelease) {
+  auto storage = std::make_shared<CountingStorage>();
+  EngineHarness h(storage);
+  ASSERT_TRUE(h.Write("roles/jwt", {{"task", "job"}, {"grants", {"read kv://db1/user"}}, {"max_uses", 5}}).ok());
+  ASSERT_TRUE(h.Write("roles/opaque", {{"task", "job"},
+                                       {"grants", {"read kv://db1/user"}},
+                                       {"credential_type", "opaque"},
+                                       {"max_uses", 5}})
+                  .ok());
+  for (const char* role : {"creds/jwt", "creds/opaque"}) {
+    SCOPED_TRACE(role);
+    std::string token = Issue(h, role).data["credential"];
+    (void)h.Introspect(token);  // warms the config and key caches
+    struct Case {
+      json extra;
+      int gets, puts;
+    };
+    for (const Case& c : {Case{json::object(), 1, 0},
+                          Case{{{"resource", "kv://db1/user"}, {"action", "read"}}, 1, 0},
+                          Case{{{"consume", true}}, 1, 1},
+                          Case{{{"consume", true}, {"resource", "kv://db1/other"}, {"action", "read"}}, 1, 0}}) {
+      SCOPED_TRACE(c.extra.dump());
+      storage->gets = 0;
+      storage->puts = 0;
+      json a = h.Introspect(token, c.extra);
+      EXPECT_EQ(a["active"], true);
+      EXPECT_EQ(storage->gets.load(), c.gets);
+      EXPECT_EQ(storage->puts.load(), c.puts);
+    }
+    storage->gets = 0;
+    storage->puts = 0;
+    auto r = h.Write("release", {{"token", token}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(storage->gets.load(), 1);
+    EXPECT_EQ(storage->puts.load(), 1);
+    EXPECT_EQ(h.Introspect(token), kInactive);
+  }
+}
+
 class IntrospectTest : public ::testing::Test {
  protected:
   IntrospectTest() : h_(std::make_shared<YieldingStorage>()) {}
