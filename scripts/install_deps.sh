@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libre2-dev
   nlohmann-json3-dev libboost-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev llvm-14
   python3 python3-jwt python3-cryptography
   nginx-light
   golang-go golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev
