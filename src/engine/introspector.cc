@@ -73,15 +73,6 @@ bool Introspector::Matches(const Claim& claim, const TaskRecord& record) {
   return record.kid == claim.kid;
 }
 
-Result<std::optional<TaskRecord>> Introspector::Authenticate(logical::Storage& storage,
-                                                             std::string_view token) {
-  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, token));
-  if (!claim) return std::optional<TaskRecord>();
-  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, tasks_.Get(storage, claim->task_id));
-  if (!record || !Matches(*claim, *record)) return std::optional<TaskRecord>();
-  return record;
-}
-
 nlohmann::json Introspector::ActiveAnswer(const TaskRecord& r, const ConfigEntry& config) const {
   nlohmann::json j = {{"active", true},
                       {"iss", config.issuer},

@@ -46,10 +46,6 @@ class Introspector {
   // whether the token was authentic; the path does not reveal it.
   common::Result<bool> Release(logical::Storage& storage, std::string_view token);
 
-  // The task record of an authentic token (see above) as read while
-  // authenticating, else std::nullopt. It may be inactive: callers decide.
-  common::Result<std::optional<TaskRecord>> Authenticate(logical::Storage& storage, std::string_view token);
-
  private:
   // What a token claims before its task record is read: the task it names
   // and what that record must hold for the token to be authentic. Splitting

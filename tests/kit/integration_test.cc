@@ -47,15 +47,7 @@ struct KitMount {
   std::unique_ptr<VaultFront> front;
 
   RequestResult Call(const std::string& op, const std::string& path, json data = nullptr) {
-    RequestSpec spec;
-    spec.operation = op;
-    spec.path = path;
-    spec.data = std::move(data);
-    spec.entity_id = kEntity;
-    spec.mount_point = "taskcred/";
-    RequestResult r = mount->HandleRequest(spec);
-    EXPECT_TRUE(r.status.ok()) << op << " " << path << ": " << r.status.error_message();
-    return r;
+    return CallMount(*mount, op, path, std::move(data), kEntity);
   }
   json Ok(const std::string& op, const std::string& path, json data = nullptr) {
     RequestResult r = Call(op, path, std::move(data));

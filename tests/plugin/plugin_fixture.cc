@@ -69,17 +69,22 @@ void PluginSuite::TearDownTestSuite() {
 Mount& PluginSuite::mount() { return *mount_ptr(); }
 PluginHost& PluginSuite::host() { return *host_ptr(); }
 
-RequestResult PluginSuite::Call(const std::string& op, const std::string& path, json data,
-                                const std::string& entity_id) {
+RequestResult CallMount(Mount& mount, const std::string& op, const std::string& path, json data,
+                        const std::string& entity_id) {
   RequestSpec spec;
   spec.operation = op;
   spec.path = path;
   spec.data = std::move(data);
   spec.entity_id = entity_id;
   spec.mount_point = "taskcred/";
-  RequestResult r = mount().HandleRequest(spec);
+  RequestResult r = mount.HandleRequest(spec);
   EXPECT_TRUE(r.status.ok()) << op << " " << path << ": " << r.status.error_message();
   return r;
+}
+
+RequestResult PluginSuite::Call(const std::string& op, const std::string& path, json data,
+                                const std::string& entity_id) {
+  return CallMount(mount(), op, path, std::move(data), entity_id);
 }
 
 json PluginSuite::Ok(const std::string& op, const std::string& path, json data, const std::string& entity_id) {

@@ -24,6 +24,11 @@ namespace taskcred::test {
 // A storage snapshot: key -> value.
 using StorageImage = std::map<std::string, std::string>;
 
+// One HandleRequest on `mount` as an authenticated client of "taskcred/"; the
+// RPC itself must succeed (fails the test otherwise).
+RequestResult CallMount(Mount& mount, const std::string& op, const std::string& path, nlohmann::json data,
+                        const std::string& entity_id);
+
 class PluginSuite : public ::testing::Test {
  public:
   // Starts the plugin and sets up + initializes one mount.
