@@ -214,6 +214,10 @@ std::optional<ExitInfo> PluginProcess::WaitExit(std::chrono::milliseconds timeou
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exit_ = ExitInfoFromWaitStatus(status);
+      // The reader threads may not have drained the pipes yet; callers read
+      // StderrText right after WaitExit, so finish the output first (bounded,
+      // in case a grandchild still holds the pipe).
+      WaitOutputClosed();
       return exit_;
     }
     if (r < 0 && errno != EINTR) {

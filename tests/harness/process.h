@@ -65,10 +65,11 @@ class PluginProcess {
   std::optional<std::string> WaitForStderrLine(const std::function<bool(const std::string&)>& pred,
                                                std::chrono::milliseconds timeout);
 
-  // Waits for the process to end (reaping it); nullopt on timeout.
+  // Waits for the process to end (reaping it); nullopt on timeout. Once it
+  // returns a value, StdoutText/StderrLines hold everything the process wrote
+  // (it also waits, at most 5 s, for the reader threads to see EOF).
   std::optional<ExitInfo> WaitExit(std::chrono::milliseconds timeout);
-  // After a WaitExit that returned a value; waits for the reader threads to
-  // see EOF so StdoutText/StderrLines are complete.
+  // Waits (at most 5 s) for the reader threads to see EOF on both pipes.
   void WaitOutputClosed();
   bool Running();
   void Signal(int sig);
