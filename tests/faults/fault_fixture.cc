@@ -150,15 +150,6 @@ void FaultTest::RecordCredential(const RequestResult& issued) {
   RecordSecret(SecretPart(cred));
 }
 
-std::string SecretPart(const std::string& credential) {
-  if (credential.rfind("tcop_", 0) == 0) {  // tcop_<task_id>_<base64url random>; the id holds no '_'
-    size_t cut = credential.find('_', 5);
-    return cut == std::string::npos ? credential : credential.substr(cut + 1);
-  }
-  size_t cut = credential.rfind('.');
-  return cut == std::string::npos ? credential : credential.substr(cut + 1);
-}
-
 std::vector<std::string> FaultTest::Secrets() {
   std::lock_guard<std::mutex> lock(secrets_mu_);
   return secrets_;

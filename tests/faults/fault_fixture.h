@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/plugin_host.h"
+#include "harness/secrets.h"
 
 namespace taskcred::test {
 
@@ -106,10 +107,6 @@ RequestSpec Spec(const std::string& op, const std::string& path, nlohmann::json 
                  std::chrono::milliseconds deadline = std::chrono::seconds(10));
 // A revoke/renew of `issued` as Vault sends it (through the lease's internal data).
 RequestSpec LeaseSpec(const std::string& op, const RequestResult& issued);
-
-// The part of a credential that makes it a secret: a JWT's signature, an
-// opaque token's random part.
-std::string SecretPart(const std::string& credential);
 
 // A JWT role over kv:// with a parameter, as the design's examples.
 nlohmann::json JwtRole();

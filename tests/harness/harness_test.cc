@@ -14,6 +14,7 @@
 #include "harness/fake_vault_api.h"
 #include "harness/handshake.h"
 #include "harness/process.h"
+#include "harness/secrets.h"
 
 namespace taskcred::test {
 namespace {
@@ -223,6 +224,29 @@ TEST(HarnessProcessTest, CapturesStdoutStderrAndExit) {
   (*p)->WaitOutputClosed();
   EXPECT_EQ((*p)->StdoutText(), "hello\nline2\n");
   EXPECT_EQ((*p)->StderrLines(), std::vector<std::string>{"err1"});
+}
+
+TEST(HarnessProcessTest, OutputIsCompleteOnceWaitExitReturns) {
+  // Callers read StderrText right after WaitExit: the last line written just
+  // before exit must be there without a separate wait.
+  for (int run = 0; run < 10; ++run) {
+    auto p = PluginProcess::Launch(
+        {"/bin/sh", {"-c", "i=0; while [ $i -lt 500 ]; do echo line$i >&2; i=$((i+1)); done; echo stopped >&2"}, {}});
+    ASSERT_TRUE(p.ok());
+    auto exit = (*p)->WaitExit(10s);
+    ASSERT_TRUE(exit.has_value());
+    EXPECT_NE((*p)->StderrText().find("line499\nstopped\n"), std::string::npos) << "run " << run;
+    EXPECT_EQ((*p)->StderrLines().size(), 501u) << "run " << run;
+  }
+}
+
+TEST(HarnessSecretsTest, SecretPartIsTheWholeRandomPartEvenWithUnderscores) {
+  const std::string id = "0a1b2c3d-0000-4000-8000-000000000001";
+  EXPECT_EQ(SecretPart("tcop_" + id + "_abc_def_"), "abc_def_");
+  EXPECT_EQ(SecretPart("tcop_" + id + "_xyz"), "xyz");
+  EXPECT_EQ(SecretPart("eyJh.eyJi.sig_with_under_"), "sig_with_under_");
+  EXPECT_EQ(SecretPart("eyJh.eyJi._"), "_");
+  EXPECT_EQ(SecretPart("no-separator"), "no-separator");
 }
 
 TEST(HarnessProcessTest, NoLineBeforeExitIsAnError) {

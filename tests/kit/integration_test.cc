@@ -61,8 +61,7 @@ struct KitMount {
       std::string cred = r.data["credential"];
       PluginSuite::RecordSecret(cred);
       // The secret part alone: a JWT's signature, an opaque token's random part.
-      const size_t cut = cred.rfind(cred.rfind("tcop_", 0) == 0 ? '_' : '.');
-      if (cut != std::string::npos && cred.size() - cut > 16) PluginSuite::RecordSecret(cred.substr(cut + 1));
+      PluginSuite::RecordSecret(SecretPart(cred));
     }
     return r;
   }

@@ -65,7 +65,7 @@ TEST_F(PluginHygieneTest, NoCredentialTokenOrKeyInTheLogAfterEveryOperation) {
   for (const RequestResult* r : {&jwt, &opaque}) {
     std::string cred = r->data["credential"];
     secrets.push_back(cred);
-    secrets.push_back(cred.substr(cred.find_last_of("._") + 1));
+    secrets.push_back(SecretPart(cred));
     Ok("update", "introspect", {{"token", cred}, {"resource", "kv://x/y"}, {"action", "read"}});
     Ok("update", "introspect", {{"token", cred}, {"consume", true}});
   }

@@ -101,8 +101,7 @@ RequestResult PluginSuite::Issue(const std::string& path, json params, const std
     std::string cred = r.data["credential"];
     RecordSecret(cred);
     // The secret part alone (JWT signature / opaque random part) must not leak either.
-    size_t cut = cred.find_last_of("._");
-    if (cut != std::string::npos && cred.size() - cut > 16) RecordSecret(cred.substr(cut + 1));
+    RecordSecret(SecretPart(cred));
   }
   return r;
 }

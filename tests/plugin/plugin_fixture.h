@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/plugin_host.h"
+#include "harness/secrets.h"
 
 namespace taskcred::test {
 
