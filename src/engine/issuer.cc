@@ -75,15 +75,13 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   ttl_in.explicit_max_ttl = is_jwt ? std::chrono::seconds(config.verification_ttl) : std::chrono::seconds(0);
   ttl_in.start_time = now_tp;
   ttl_in.now = now_tp;
-  // One round trip each for the mount's tuning: the same values bound both
-  // the TTL and the max_ttl reported with the lease. Asked one after the
-  // other on the request's thread: a helper thread per issuance would save
-  // ~one broker round trip but can fail to start under a burst of requests
-  // (std::async throws), and caching them would serve a stale TTL after
-  // `vault secrets tune`, which the plugin is not told about.
-  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_default, system_view.DefaultLeaseTTL());
-  TC_ASSIGN_OR_RETURN(std::chrono::seconds mount_max, system_view.MaxLeaseTTL());
-  ttl_in.mount_default_ttl = mount_default;
+  // The mount's tuning, asked per issuance: the same values bound both the
+  // TTL and the max_ttl reported with the lease. Not cached: a cache would
+  // serve a stale TTL after `vault secrets tune`, which the plugin is not
+  // told about. The runtime's view has both questions in flight at once.
+  TC_ASSIGN_OR_RETURN(logical::MountLeaseTTLs mount, system_view.LeaseTTLs());
+  const std::chrono::seconds mount_max = mount.max_ttl;
+  ttl_in.mount_default_ttl = mount.default_ttl;
   ttl_in.mount_max_ttl = mount_max;
   TC_ASSIGN_OR_RETURN(framework::TTLResult ttl_out, framework::CalculateTTL(ttl_in));
   int64_t max_ttl = mount_max.count();

@@ -117,10 +117,9 @@ Result<TTLResult> CalculateTTL(const TTLInputs& in) {
 }
 
 Result<TTLResult> CalculateTTL(logical::SystemView& system_view, TTLInputs in) {
-  TC_ASSIGN_OR_RETURN(std::chrono::seconds def, system_view.DefaultLeaseTTL());
-  TC_ASSIGN_OR_RETURN(std::chrono::seconds max, system_view.MaxLeaseTTL());
-  in.mount_default_ttl = def;
-  in.mount_max_ttl = max;
+  TC_ASSIGN_OR_RETURN(logical::MountLeaseTTLs mount, system_view.LeaseTTLs());
+  in.mount_default_ttl = mount.default_ttl;
+  in.mount_max_ttl = mount.max_ttl;
   return CalculateTTL(in);
 }
 

@@ -47,12 +47,27 @@ struct PluginEnvironment {
   std::string vault_version_metadata;
 };
 
+// The mount's tuned lease TTLs (0 = the system default).
+struct MountLeaseTTLs {
+  std::chrono::seconds default_ttl{0};
+  std::chrono::seconds max_ttl{0};
+};
+
 class SystemView {
  public:
   virtual ~SystemView() = default;
   // Mount-tuned default and maximum lease TTLs.
   virtual Result<std::chrono::seconds> DefaultLeaseTTL() = 0;
   virtual Result<std::chrono::seconds> MaxLeaseTTL() = 0;
+  // Both of the above, for callers that need both (every TTL calculation).
+  // This default asks one after the other; a host-backed view overrides it to
+  // have both questions in flight at once.
+  virtual Result<MountLeaseTTLs> LeaseTTLs() {
+    MountLeaseTTLs out;
+    TC_ASSIGN_OR_RETURN(out.default_ttl, DefaultLeaseTTL());
+    TC_ASSIGN_OR_RETURN(out.max_ttl, MaxLeaseTTL());
+    return out;
+  }
   // True while the mount is being unmounted.
   virtual Result<bool> Tainted() = 0;
   virtual Result<bool> CachingDisabled() = 0;

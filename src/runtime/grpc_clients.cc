@@ -107,6 +107,40 @@ Result<std::chrono::seconds> GrpcSystemView::MaxLeaseTTL() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds(r.ttl()));
 }
 
+Result<tl::MountLeaseTTLs> GrpcSystemView::LeaseTTLs() {
+  struct Call {
+    std::string_view what;
+    grpc::ClientContext ctx;
+    ::pb::TTLReply reply;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReaderInterface<::pb::TTLReply>> reader;
+  };
+  Call calls[2];
+  calls[0].what = "system view default lease TTL";
+  calls[1].what = "system view max lease TTL";
+  grpc::CompletionQueue cq;
+  for (Call& c : calls) Prepare(c.ctx, deadline_);
+  calls[0].reader = stub_->AsyncDefaultLeaseTTL(&calls[0].ctx, ::pb::Empty(), &cq);
+  calls[1].reader = stub_->AsyncMaxLeaseTTL(&calls[1].ctx, ::pb::Empty(), &cq);
+  for (Call& c : calls) c.reader->Finish(&c.reply, &c.status, &c);
+  // Each Finish yields exactly one event (also on deadline or a lost host,
+  // with the status set), so two Next calls collect both.
+  void* tag = nullptr;
+  bool ok = false;
+  for (int pending = 2; pending > 0 && cq.Next(&tag, &ok); --pending) {
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  tl::MountLeaseTTLs out;
+  std::chrono::seconds* targets[2] = {&out.default_ttl, &out.max_ttl};
+  for (int i = 0; i < 2; ++i) {
+    if (!calls[i].status.ok()) return RpcError(calls[i].status, calls[i].what);
+    *targets[i] = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds(calls[i].reply.ttl()));
+  }
+  return out;
+}
+
 Result<bool> GrpcSystemView::Tainted() {
   TC_ASSIGN_OR_RETURN(auto r, Unary<::pb::TaintedReply>(deadline_, "system view tainted", [&](auto* c, auto* o) {
                         return stub_->Tainted(c, ::pb::Empty(), o);

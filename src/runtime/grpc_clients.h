@@ -56,6 +56,10 @@ class GrpcSystemView : public taskcred::logical::SystemView {
 
   common::Result<std::chrono::seconds> DefaultLeaseTTL() override;
   common::Result<std::chrono::seconds> MaxLeaseTTL() override;
+  // Both RPCs started together on one completion queue and awaited on the
+  // caller's thread: one broker round trip of latency instead of two, and no
+  // thread per request.
+  common::Result<taskcred::logical::MountLeaseTTLs> LeaseTTLs() override;
   common::Result<bool> Tainted() override;
   common::Result<bool> CachingDisabled() override;
   common::Result<bool> LocalMount() override;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "runtime/test_support.h"
@@ -33,10 +35,24 @@ class ScriptedStorage final : public ::pb::Storage::Service {
   }
 };
 
+// SystemView with scripted TTL answers. With `rendezvous`, each TTL question
+// is answered only once the other one has arrived too (both in flight at
+// once); a client asking one after the other gets ABORTED.
 class ScriptedSystemView final : public ::pb::SystemView::Service {
  public:
-  grpc::Status DefaultLeaseTTL(grpc::ServerContext*, const ::pb::Empty*, ::pb::TTLReply* r) override {
+  bool rendezvous = false;
+  bool max_fails = false;
+  bool slow = false;
+
+  grpc::Status DefaultLeaseTTL(grpc::ServerContext* ctx, const ::pb::Empty*, ::pb::TTLReply* r) override {
+    if (auto s = Arrive(ctx); !s.ok()) return s;
     r->set_ttl(3600LL * 1000000000LL);
+    return grpc::Status::OK;
+  }
+  grpc::Status MaxLeaseTTL(grpc::ServerContext* ctx, const ::pb::Empty*, ::pb::TTLReply* r) override {
+    if (auto s = Arrive(ctx); !s.ok()) return s;
+    if (max_fails) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "host going away");
+    r->set_ttl(86400LL * 1000000000LL);
     return grpc::Status::OK;
   }
   grpc::Status EntityInfo(grpc::ServerContext*, const ::pb::EntityInfoArgs* a, ::pb::EntityInfoReply* r) override {
@@ -50,6 +66,25 @@ class ScriptedSystemView final : public ::pb::SystemView::Service {
     r->set_err("no env");
     return grpc::Status::OK;
   }
+
+ private:
+  grpc::Status Arrive(grpc::ServerContext* ctx) {
+    if (slow) {
+      while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // wait for cancel
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
+    if (!rendezvous) return grpc::Status::OK;
+    std::unique_lock lock(mu_);
+    ++arrived_;
+    cv_.notify_all();
+    if (!cv_.wait_for(lock, std::chrono::seconds(5), [&] { return arrived_ >= 2; })) {
+      return grpc::Status(grpc::StatusCode::ABORTED, "the other TTL question never arrived");
+    }
+    return grpc::Status::OK;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
 };
 
 class GrpcClientsTest : public ::testing::Test {
@@ -108,6 +143,36 @@ TEST_F(GrpcClientsTest, SystemView) {
   EXPECT_EQ(sv.PluginEnv().status().kind(), ErrorKind::kInternal);
   // Not served by this host: the RPC error is mapped, never a crash.
   EXPECT_FALSE(sv.Tainted().ok());
+}
+
+TEST_F(GrpcClientsTest, LeaseTTLsAsksBothQuestionsAtOnce) {
+  system_view_.rendezvous = true;
+  GrpcSystemView sv(channel_);
+  auto ttls = sv.LeaseTTLs();
+  ASSERT_TRUE(ttls.ok()) << ttls.status().ToString();
+  EXPECT_EQ(ttls->default_ttl, std::chrono::hours(1));
+  EXPECT_EQ(ttls->max_ttl, std::chrono::hours(24));
+}
+
+TEST_F(GrpcClientsTest, LeaseTTLsNamesTheFailedQuestion) {
+  system_view_.max_fails = true;
+  GrpcSystemView sv(channel_);
+  auto ttls = sv.LeaseTTLs();
+  ASSERT_FALSE(ttls.ok());
+  EXPECT_EQ(ttls.status().kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(ttls.status().message().find("system view max lease TTL: host going away"), std::string::npos)
+      << ttls.status().message();
+}
+
+TEST_F(GrpcClientsTest, LeaseTTLsHonoursTheDeadline) {
+  system_view_.slow = true;
+  auto sv = GrpcSystemView(channel_).WithDeadline(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  auto start = std::chrono::steady_clock::now();
+  auto ttls = sv->LeaseTTLs();
+  ASSERT_FALSE(ttls.ok());
+  EXPECT_EQ(ttls.status().kind(), ErrorKind::kDeadlineExceeded);
+  EXPECT_NE(ttls.status().message().find("lease TTL"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // not waiting for the host
 }
 
 TEST(GrpcClientsUnreachableTest, HostGoneIsUnavailable) {
