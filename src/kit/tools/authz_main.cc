@@ -185,9 +185,6 @@ class Server {
     tcp::endpoint bound = acceptor_.local_endpoint(ec);
     std::string bound_text = bound.address().to_string() + ":" + std::to_string(bound.port());
     if (bound.address().is_v6()) bound_text = "[" + bound.address().to_string() + "]:" + std::to_string(bound.port());
-    Log("info", "listening",
-        {{"addr", bound_text}, {"mode", verifier_->online() ? "introspect" : "jwks"}, {"threads", config_.threads}});
-
     // First SIGTERM/SIGINT: graceful shutdown. A second one: stop now.
     asio::signal_set signals(io_, SIGTERM, SIGINT);
     std::function<void(const beast::error_code&, int)> on_signal = [&](const beast::error_code& e, int sig) {
@@ -204,6 +201,10 @@ class Server {
     };
     signals.async_wait(on_signal);
     asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
+    // Logged once the signal handlers are in place: whoever waits for this
+    // line may send SIGTERM at once and get a graceful exit.
+    Log("info", "listening",
+        {{"addr", bound_text}, {"mode", verifier_->online() ? "introspect" : "jwks"}, {"threads", config_.threads}});
 
     std::vector<std::thread> threads;
     for (int i = 0; i < config_.threads; ++i) threads.emplace_back([this] { io_.run(); });
