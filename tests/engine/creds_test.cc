@@ -96,7 +96,8 @@ TEST(CredsTest, OpaqueCredentialIsStoredOnlyAsAHash) {
   EXPECT_EQ(d["credential_type"], "opaque");
   EXPECT_EQ(token.rfind("tcop_" + d["task_id"].get<std::string>() + "_", 0), 0u);
   EXPECT_GE(token.size(), std::string("tcop_").size() + 36 + 1 + 43);  // 32 random bytes, base64url
-  std::string secret_part = token.substr(token.rfind('_') + 1);
+  // The random part: everything after tcop_<task_id>_ (it may itself hold '_').
+  std::string secret_part = token.substr(("tcop_" + d["task_id"].get<std::string>() + "_").size());
   for (const std::string& key : {"tasks/" + d["task_id"].get<std::string>()}) {
     auto entry = h.storage().Get(key);
     ASSERT_TRUE(entry.ok() && entry->has_value());

@@ -265,29 +265,4 @@ void FaultTest::TearDown() {
   hosts_.clear();
 }
 
-// ------------------------------------------------------------ NthPutFailure
-
-NthPutFailure::NthPutFailure(FakeStorage& storage, int n, std::chrono::milliseconds slot) : storage_(storage) {
-  storage_.FailPuts(0);
-  storage_.SetDelay(slot);
-  const int target = storage_.puts() + n;
-  watcher_ = std::thread([this, target] {
-    while (!stop_.load()) {
-      if (storage_.puts() >= target) {
-        storage_.FailPuts(1, "injected failure of a storage put");
-        armed_ = true;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));  // polling the counter
-    }
-  });
-}
-
-NthPutFailure::~NthPutFailure() {
-  stop_ = true;
-  watcher_.join();
-  storage_.FailPuts(0);
-  storage_.SetDelay(std::chrono::milliseconds(0));
-}
-
 }  // namespace taskcred::test

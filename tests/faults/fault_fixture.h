@@ -113,24 +113,19 @@ nlohmann::json JwtRole();
 // An opaque renewable role.
 nlohmann::json OpaqueRole();
 
-// Fails exactly the n-th storage Put (1-based) from now on: every storage
-// RPC is slowed by `slot` so the watcher thread can arm a one-shot failure
-// after the (n-1)-th Put has passed its check and while the n-th is in
-// flight (FakeStorage counts a call before its delay, checks failures
-// after). The destructor disarms the failure and removes the delay.
+// Fails exactly the n-th storage Put (1-based) from now on, counted by the
+// host's storage itself (no timing involved). The destructor disarms it.
 class NthPutFailure {
  public:
-  NthPutFailure(FakeStorage& storage, int n, std::chrono::milliseconds slot = std::chrono::milliseconds(150));
-  ~NthPutFailure();
+  NthPutFailure(FakeStorage& storage, int n) : storage_(storage) { storage_.FailNthPut(n); }
+  ~NthPutFailure() { storage_.FailPuts(0); }
   NthPutFailure(const NthPutFailure&) = delete;
   NthPutFailure& operator=(const NthPutFailure&) = delete;
-  // True once the failure has been armed (the n-th Put happened).
-  bool armed() const { return armed_.load(); }
+  // True once the n-th Put happened (and failed).
+  bool armed() const { return storage_.nth_put_failed(); }
 
  private:
   FakeStorage& storage_;
-  std::atomic<bool> stop_{false}, armed_{false};
-  std::thread watcher_;
 };
 
 // Polls `cond` every millisecond until it holds or `timeout` passes.

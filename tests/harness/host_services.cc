@@ -63,6 +63,18 @@ void FakeStorage::FailGets(int n, std::string message) {
 void FakeStorage::FailPuts(int n, std::string message) {
   std::lock_guard<std::mutex> lock(mu_);
   failures_['p'] = {n, std::move(message)};
+  nth_put_left_ = 0;
+}
+void FakeStorage::FailNthPut(int n, std::string message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failures_.erase('p');
+  nth_put_left_ = n;
+  nth_put_message_ = std::move(message);
+  nth_put_failed_ = false;
+}
+bool FakeStorage::nth_put_failed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return nth_put_failed_;
 }
 void FakeStorage::FailLists(int n, std::string message) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -95,6 +107,10 @@ void FakeStorage::RecordDeadline(std::chrono::milliseconds left) {
 
 std::optional<std::string> FakeStorage::TakeFailure(char op) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (op == 'p' && nth_put_left_ > 0 && --nth_put_left_ == 0) {
+    nth_put_failed_ = true;
+    return nth_put_message_;
+  }
   auto it = failures_.find(op);
   if (it == failures_.end() || it->second.first <= 0) return std::nullopt;
   --it->second.first;

@@ -44,6 +44,10 @@ class FakeStorage {
   void FailPuts(int n, std::string message = "injected storage put failure");
   void FailLists(int n, std::string message = "injected storage list failure");
   void FailDeletes(int n, std::string message = "injected storage delete failure");
+  // Only the n-th Put (1-based) from now answers with an in-band error; the
+  // ones before and after it succeed. Cleared by FailPuts. True once it fired.
+  void FailNthPut(int n, std::string message = "injected failure of a storage put");
+  bool nth_put_failed() const;
   // Every storage RPC sleeps this long before answering (simulates a slow backend).
   void SetDelay(std::chrono::milliseconds delay);
 
@@ -67,6 +71,9 @@ class FakeStorage {
   mutable std::mutex mu_;
   std::map<std::string, Entry> data_;
   std::map<char, std::pair<int, std::string>> failures_;
+  int nth_put_left_ = 0;  // Puts to let through before the one that fails; 0 = off
+  std::string nth_put_message_;
+  bool nth_put_failed_ = false;
   std::chrono::milliseconds delay_{0};
   std::optional<std::chrono::milliseconds> last_deadline_;
   std::atomic<int> gets_{0}, puts_{0}, lists_{0}, deletes_{0};

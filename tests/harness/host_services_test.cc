@@ -103,6 +103,14 @@ TEST(HarnessBrokerTest, PlaintextStorageWithFaultsAndSystemView) {
   EXPECT_NE(dots.err(), "");
   EXPECT_EQ(storage->puts(), 7);
 
+  storage->FailNthPut(3, "third");
+  for (int i = 1; i <= 4; ++i) {
+    ::pb::StoragePutReply r;
+    ASSERT_TRUE(Put(c, "n", "v", &r).ok());
+    EXPECT_EQ(r.err(), i == 3 ? "third" : "") << "put " << i;
+    EXPECT_EQ(storage->nth_put_failed(), i >= 3) << "put " << i;
+  }
+
   grpc::ClientContext ctx;
   ::pb::TTLReply ttl;
   ASSERT_TRUE(c.system->DefaultLeaseTTL(&ctx, {}, &ttl).ok());

@@ -404,7 +404,7 @@ TEST_F(PluginCredsTest, OpaqueRenewAndJwtRefusesRenew) {
   // Only the hash is stored.
   auto stored = mount().storage().Get("tasks/" + task_id);
   ASSERT_TRUE(stored.has_value());
-  EXPECT_EQ(stored->value.find(token.substr(token.rfind('_') + 1)), std::string::npos);
+  EXPECT_EQ(stored->value.find(SecretPart(token)), std::string::npos);
 
   RequestResult renew = SecretOp("renew", r);
   ASSERT_EQ(renew.http_status, 200) << renew.error;
@@ -416,7 +416,7 @@ TEST_F(PluginCredsTest, OpaqueRenewAndJwtRefusesRenew) {
       << "renew echoes the internal data";
   // Vault returns the renew response's data to whoever calls sys/leases/renew
   // (the default policy lets any token renew): the credential must not be in it.
-  EXPECT_EQ(renew.reply.response().SerializeAsString().find(token.substr(token.rfind('_') + 1)), std::string::npos)
+  EXPECT_EQ(renew.reply.response().SerializeAsString().find(SecretPart(token)), std::string::npos)
       << "renew response carries the credential: " << renew.data.dump();
   EXPECT_EQ(Ok("update", "introspect", {{"token", token}})["credential_type"], "opaque");
 

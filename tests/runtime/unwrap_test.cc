@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <unistd.h>
+
 #include "crypto/encoding.h"
 #include "runtime/test_support.h"
 #include "runtime/tls.h"
@@ -46,12 +48,14 @@ TEST(UnwrapCallTest, PlainHttp) {
 TEST(UnwrapCallTest, HttpsWithCaCertFlagAndServerName) {
   auto server_cert = GenerateSelfSignedCert(KeyCurve::kP256);  // SAN DNS:localhost, CA:TRUE
   ASSERT_TRUE(server_cert.ok());
-  std::string ca_file = ::testing::TempDir() + "/taskcred-unwrap-ca.pem";
+  // Per process: parallel or concurrent runs must not share the CA file.
+  std::string ca_file = ::testing::TempDir() + "/taskcred-unwrap-ca-" + std::to_string(::getpid()) + ".pem";
   std::ofstream(ca_file) << server_cert->cert_pem;
   OneShotApi api(200, UnwrapBody(), &*server_cert);
   std::string token = Jwt("https://127.0.0.1:" + std::to_string(api.port()));
   auto m = LegacyTlsMaterial(FakeEnv({{"VAULT_UNWRAP_TOKEN", token}}),
                              {"-ca-cert=" + ca_file, "-tls-server-name", "localhost"});
+  std::remove(ca_file.c_str());
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(api.seen().target, "/v1/sys/wrapping/unwrap");
 }
