@@ -106,17 +106,8 @@ Status VerifyJwtSignature(const DecodedJwt& jwt, const json& jwks) {
   if (!jwks.is_object() || keys == jwks.end() || !keys->is_array()) {
     return Status::InvalidArgument("jwks must be an object with a \"keys\" array");
   }
-  auto alg_it = jwt.header.find("alg");
-  if (alg_it == jwt.header.end() || !alg_it->is_string()) {
-    return Status::PermissionDenied("jwt header \"alg\" is missing");
-  }
-  auto alg = ParseAlgorithm(alg_it->get_ref<const std::string&>());
-  if (!alg.ok()) return Status::PermissionDenied("jwt header \"alg\" is not EdDSA, ES256 or RS256");
-  auto kid_it = jwt.header.find("kid");
-  if (kid_it == jwt.header.end() || !kid_it->is_string()) {
-    return Status::PermissionDenied("jwt header \"kid\" is missing");
-  }
-  const std::string& kid = kid_it->get_ref<const std::string&>();
+  TC_ASSIGN_OR_RETURN(JwtKeyId id, JwtKeyIdOf(jwt));
+  const std::string& kid = id.kid;
 
   const json* match = nullptr;
   for (const json& k : *keys) {
@@ -130,10 +121,28 @@ Status VerifyJwtSignature(const DecodedJwt& jwt, const json& jwks) {
 
   auto key = PublicKey::FromJwk(*match);
   if (!key.ok()) return Status::PermissionDenied("jwks key for this kid is unusable: " + key.status().message());
-  if (key->algorithm() != *alg) {
+  return VerifyJwtWithKey(jwt, id.alg, *key);
+}
+
+Result<JwtKeyId> JwtKeyIdOf(const DecodedJwt& jwt) {
+  auto alg_it = jwt.header.find("alg");
+  if (alg_it == jwt.header.end() || !alg_it->is_string()) {
+    return Status::PermissionDenied("jwt header \"alg\" is missing");
+  }
+  auto alg = ParseAlgorithm(alg_it->get_ref<const std::string&>());
+  if (!alg.ok()) return Status::PermissionDenied("jwt header \"alg\" is not EdDSA, ES256 or RS256");
+  auto kid_it = jwt.header.find("kid");
+  if (kid_it == jwt.header.end() || !kid_it->is_string()) {
+    return Status::PermissionDenied("jwt header \"kid\" is missing");
+  }
+  return JwtKeyId{*alg, kid_it->get<std::string>()};
+}
+
+Status VerifyJwtWithKey(const DecodedJwt& jwt, Algorithm alg, const PublicKey& key) {
+  if (key.algorithm() != alg) {
     return Status::PermissionDenied("jwt header \"alg\" does not match the key's algorithm");
   }
-  return key->Verify(jwt.signing_input, jwt.signature);
+  return key.Verify(jwt.signing_input, jwt.signature);
 }
 
 Result<DecodedJwt> DecodeAndVerifyJwt(std::string_view token, const json& jwks) {

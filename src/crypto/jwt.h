@@ -45,6 +45,18 @@ common::Result<DecodedJwt> DecodeJwt(std::string_view token);
 // is not {"keys":[...]}.
 common::Status VerifyJwtSignature(const DecodedJwt& jwt, const nlohmann::json& jwks);
 
+// The two halves of VerifyJwtSignature, for callers that hold their keys
+// parsed already (the engine's key ring). JwtKeyIdOf: header "alg" (one of
+// the three) and "kid", kPermissionDenied when missing or unsupported.
+// VerifyJwtWithKey: the signature with `key`, found for that kid; the header
+// alg must be exactly the key's algorithm (kPermissionDenied otherwise).
+struct JwtKeyId {
+  Algorithm alg;
+  std::string kid;
+};
+common::Result<JwtKeyId> JwtKeyIdOf(const DecodedJwt& jwt);
+common::Status VerifyJwtWithKey(const DecodedJwt& jwt, Algorithm alg, const PublicKey& key);
+
 // DecodeJwt + VerifyJwtSignature. Malformed tokens are kInvalidArgument,
 // signature refusals kPermissionDenied.
 common::Result<DecodedJwt> DecodeAndVerifyJwt(std::string_view token, const nlohmann::json& jwks);

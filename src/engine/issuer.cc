@@ -80,11 +80,10 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   // serve a stale TTL after `vault secrets tune`, which the plugin is not
   // told about. The runtime's view has both questions in flight at once.
   TC_ASSIGN_OR_RETURN(logical::MountLeaseTTLs mount, system_view.LeaseTTLs());
-  const std::chrono::seconds mount_max = mount.max_ttl;
   ttl_in.mount_default_ttl = mount.default_ttl;
-  ttl_in.mount_max_ttl = mount_max;
+  ttl_in.mount_max_ttl = mount.max_ttl;
   TC_ASSIGN_OR_RETURN(framework::TTLResult ttl_out, framework::CalculateTTL(ttl_in));
-  int64_t max_ttl = mount_max.count();
+  int64_t max_ttl = mount.max_ttl.count();
   if (role->max_ttl > 0 && (max_ttl <= 0 || role->max_ttl < max_ttl)) max_ttl = role->max_ttl;
   if (is_jwt && (max_ttl <= 0 || config.verification_ttl < max_ttl)) max_ttl = config.verification_ttl;
   int64_t ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl_out.ttl).count();

@@ -166,17 +166,8 @@ Result<nlohmann::json> KeyRing::Jwks(logical::Storage& storage, const ConfigEntr
 }
 
 Status KeyRing::VerifyJwt(logical::Storage& storage, const ConfigEntry& config, const crypto::DecodedJwt& jwt) {
-  auto alg_it = jwt.header.find("alg");
-  if (alg_it == jwt.header.end() || !alg_it->is_string()) {
-    return Status::PermissionDenied("jwt header \"alg\" is missing");
-  }
-  auto alg = crypto::ParseAlgorithm(alg_it->get_ref<const std::string&>());
-  if (!alg.ok()) return Status::PermissionDenied("jwt header \"alg\" is not EdDSA, ES256 or RS256");
-  auto kid_it = jwt.header.find("kid");
-  if (kid_it == jwt.header.end() || !kid_it->is_string()) {
-    return Status::PermissionDenied("jwt header \"kid\" is missing");
-  }
-  const std::string& kid = kid_it->get_ref<const std::string&>();
+  TC_ASSIGN_OR_RETURN(crypto::JwtKeyId id, crypto::JwtKeyIdOf(jwt));
+  const std::string& kid = id.kid;
   TC_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, GetLoaded(storage, config, true));
   const KeyRecord* record = nullptr;
   for (const auto& k : loaded->state.keys) {
@@ -189,10 +180,7 @@ Status KeyRing::VerifyJwt(logical::Storage& storage, const ConfigEntry& config, 
   }
   auto it = loaded->verifiers.find(kid);
   if (it == loaded->verifiers.end()) return Status::PermissionDenied("jwt \"kid\" is not in the jwks");
-  if (it->second.algorithm() != *alg) {
-    return Status::PermissionDenied("jwt header \"alg\" does not match the key's algorithm");
-  }
-  return it->second.Verify(jwt.signing_input, jwt.signature);
+  return crypto::VerifyJwtWithKey(jwt, id.alg, it->second);
 }
 
 void KeyRing::DoRotate(RingState& state, const ConfigEntry& config, int64_t now, const KeyRecord& fresh,

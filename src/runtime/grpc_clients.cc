@@ -82,6 +82,11 @@ Status GrpcStorage::Delete(std::string_view key) {
 }
 
 namespace {
+// pb.TTLReply carries nanoseconds; the SystemView speaks whole seconds.
+std::chrono::seconds TtlSeconds(const ::pb::TTLReply& r) {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds(r.ttl()));
+}
+
 template <typename Reply, typename Call>
 Result<Reply> Unary(const Deadline& deadline, std::string_view what, Call call) {
   grpc::ClientContext ctx;
@@ -97,14 +102,14 @@ Result<std::chrono::seconds> GrpcSystemView::DefaultLeaseTTL() {
   TC_ASSIGN_OR_RETURN(auto r, Unary<::pb::TTLReply>(deadline_, "system view default lease TTL", [&](auto* c, auto* o) {
                         return stub_->DefaultLeaseTTL(c, ::pb::Empty(), o);
                       }));
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds(r.ttl()));
+  return TtlSeconds(r);
 }
 
 Result<std::chrono::seconds> GrpcSystemView::MaxLeaseTTL() {
   TC_ASSIGN_OR_RETURN(auto r, Unary<::pb::TTLReply>(deadline_, "system view max lease TTL", [&](auto* c, auto* o) {
                         return stub_->MaxLeaseTTL(c, ::pb::Empty(), o);
                       }));
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds(r.ttl()));
+  return TtlSeconds(r);
 }
 
 Result<tl::MountLeaseTTLs> GrpcSystemView::LeaseTTLs() {
@@ -136,7 +141,7 @@ Result<tl::MountLeaseTTLs> GrpcSystemView::LeaseTTLs() {
   std::chrono::seconds* targets[2] = {&out.default_ttl, &out.max_ttl};
   for (int i = 0; i < 2; ++i) {
     if (!calls[i].status.ok()) return RpcError(calls[i].status, calls[i].what);
-    *targets[i] = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::nanoseconds(calls[i].reply.ttl()));
+    *targets[i] = TtlSeconds(calls[i].reply);
   }
   return out;
 }
