@@ -16,5 +16,6 @@ check src/framework 'grpc|grpcpp|google/protobuf|openssl|boost/asio|runtime/|eng
 check src/runtime 'framework/|engine/' "the runtime knows nothing of taskcred"
 check src/logical 'grpc|grpcpp|google/protobuf|openssl|framework/|engine/|runtime/' "shared words only"
 check src/common 'grpc|grpcpp|openssl|logical/|framework/|engine/|runtime/' "leaf library"
+check src/fiber 'grpc|grpcpp|google/protobuf|openssl|logical/|framework/|engine/|runtime/' "fibers know no transport and no taskcred"
 check src/grants 'grpc|grpcpp|openssl|framework/|engine/|runtime/' "grant matching is pure"
 exit $fail

@@ -37,6 +37,7 @@
 #include "crypto/signing_key.h"
 #include "engine/clock.h"
 #include "engine/config.h"
+#include "fiber/mutex.h"
 #include "logical/storage.h"
 
 namespace taskcred::engine {
@@ -128,7 +129,9 @@ class KeyRing {
   static void Prune(RingState& state, int64_t now, RingChange& change);
 
   Clock clock_;
-  std::mutex write_mu_;  // serializes read-modify-write of keys/ring (held across storage I/O)
+  // Serializes read-modify-write of keys/ring; held across storage I/O, so
+  // fiber-aware (a waiting request suspends instead of blocking its thread).
+  fiber::Mutex write_mu_;
   std::shared_mutex mu_;
   std::shared_ptr<const Loaded> cached_;  // guarded by mu_
   uint64_t generation_ = 0;               // guarded by mu_

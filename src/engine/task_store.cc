@@ -125,7 +125,7 @@ std::string TaskStore::IndexKey(int64_t expires_at, std::string_view task_id) {
   return std::string(kExpiryPrefix) + BucketName(BucketOf(expires_at)) + "/" + std::string(task_id);
 }
 
-std::mutex& TaskStore::StripeFor(std::string_view task_id) {
+fiber::Mutex& TaskStore::StripeFor(std::string_view task_id) {
   return stripes_[std::hash<std::string_view>{}(task_id) % stripes_.size()];
 }
 

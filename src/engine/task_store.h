@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "fiber/mutex.h"
 #include "grants/grant.h"
 #include "logical/storage.h"
 
@@ -94,8 +95,9 @@ class TaskStore {
   static std::string IndexKey(int64_t expires_at, std::string_view task_id);
 
  private:
-  std::mutex& StripeFor(std::string_view task_id);
-  std::array<std::mutex, 64> stripes_;
+  // Held across storage calls: fiber-aware (suspends a request, not a thread).
+  fiber::Mutex& StripeFor(std::string_view task_id);
+  std::array<fiber::Mutex, 64> stripes_;
 };
 
 }  // namespace taskcred::engine

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "runtime/loop.h"
+
 namespace taskcred::runtime {
 
 Broker::Broker(std::chrono::milliseconds unclaimed_ttl, Clock now)
@@ -17,6 +19,8 @@ void Broker::Put(const ::plugin::ConnInfo& info) {
     auto now = now_();
     DropExpiredLocked(now);
     pending_[info.service_id()] = Entry{info, now};
+    for (Sleeper* s : sleepers_) s->Wake();
+    sleepers_.clear();
   }
   cv_.notify_all();
 }
@@ -27,7 +31,20 @@ common::Result<::plugin::ConnInfo> Broker::Take(uint32_t id, std::chrono::millis
     DropExpiredLocked(now_());
     return pending_.count(id) > 0;
   };
-  if (!cv_.wait_for(lock, timeout, fresh)) {
+  bool found = false;
+  if (EventLoop::OnLoopFiber()) {
+    const auto deadline = std::chrono::system_clock::now() + timeout;
+    while (!(found = fresh()) && std::chrono::system_clock::now() < deadline) {
+      Sleeper sleeper;
+      sleepers_.push_back(&sleeper);
+      sleeper.SleepUntil(lock, deadline);
+      lock.lock();
+      std::erase(sleepers_, &sleeper);  // still listed if the deadline ended the sleep
+    }
+  } else {
+    found = cv_.wait_for(lock, timeout, fresh);
+  }
+  if (!found) {
     return common::Status::Unavailable("timeout waiting for the host's broker connection info for id " +
                                        std::to_string(id));
   }

@@ -6,7 +6,8 @@
 // claims within `unclaimed_ttl` (5 s by default) of its arrival is dropped, so
 // a host that announces endpoints the plugin never dials cannot grow the map.
 // A second ConnInfo for an id still pending replaces the first.
-// Thread-safe.
+// Thread-safe. On a loop fiber Take() suspends the fiber instead of blocking
+// the loop's thread (the ConnInfo it waits for may arrive on that thread).
 #pragma once
 
 #include <chrono>
@@ -14,11 +15,14 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "common/status.h"
 #include "goplugin/grpc_broker.pb.h"
 
 namespace taskcred::runtime {
+
+class Sleeper;
 
 class Broker {
  public:
@@ -46,7 +50,8 @@ class Broker {
   const std::chrono::milliseconds ttl_;
   const Clock now_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;      // threads waiting in Take()
+  std::vector<Sleeper*> sleepers_;        // fibers waiting in Take()
   std::map<uint32_t, Entry> pending_;
 };
 

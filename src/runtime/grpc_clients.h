@@ -6,6 +6,9 @@
 // copies bound to a request's deadline. In-band `err` strings become
 // kInternal, transport failures kUnavailable, deadline expiry
 // kDeadlineExceeded, each naming the operation. Thread-safe.
+//
+// Called on a fiber of an EventLoop, a call is started on that loop's queue
+// and the fiber suspends until the answer; on any other thread it blocks.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -32,6 +35,8 @@ class GrpcStorage : public taskcred::logical::Storage {
   std::shared_ptr<GrpcStorage> WithDeadline(Deadline deadline) const {
     return std::make_shared<GrpcStorage>(stub_, deadline);
   }
+  // The same, by value (one request's view, on its stack).
+  GrpcStorage BoundTo(Deadline deadline) const { return GrpcStorage(stub_, deadline); }
 
   common::Result<std::vector<std::string>> List(std::string_view prefix) override;
   common::Result<std::optional<taskcred::logical::StorageEntry>> Get(std::string_view key) override;
@@ -53,6 +58,7 @@ class GrpcSystemView : public taskcred::logical::SystemView {
   std::shared_ptr<GrpcSystemView> WithDeadline(Deadline deadline) const {
     return std::make_shared<GrpcSystemView>(stub_, deadline);
   }
+  GrpcSystemView BoundTo(Deadline deadline) const { return GrpcSystemView(stub_, deadline); }
 
   common::Result<std::chrono::seconds> DefaultLeaseTTL() override;
   common::Result<std::chrono::seconds> MaxLeaseTTL() override;

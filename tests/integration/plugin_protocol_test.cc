@@ -734,6 +734,60 @@ TEST(IntegrationLoadTest, SixtyFourConcurrentRequests) {
   for (int i = 0; i < kN; ++i) EXPECT_EQ(failures[i], "") << i;
 }
 
+// The plugin serves every request on one event loop by default; a request
+// waiting for a brokered answer must suspend, not hold the loop: another
+// mount's requests complete while it waits (docs/runtime.md).
+void ExpectSlowStorageHoldsUpOnlyItsRequest(const HostOptions& options) {
+  START_HOST(host, options);
+  SetupOptions a, b;
+  a.multiplex_id = "slowAAAAAA";
+  b.multiplex_id = "fastBBBBBB";
+  SETUP_MOUNT(slow, host, a);
+  SETUP_MOUNT(fast, host, b);
+  ExpectKvRoundTrip(*slow, "k", "v");
+  ExpectKvRoundTrip(*fast, "k", "v");
+  slow->storage().SetDelay(3s);
+  const int gets_before = slow->storage().gets();
+  std::atomic<bool> slow_returned{false};
+  std::atomic<int> slow_status{0};
+  std::jthread waiter([&] {  // joins on every way out of the test
+    slow_status = slow->HandleRequest(Req("read", "kv/k")).http_status;
+    slow_returned = true;
+  });
+  // Let the slow read reach its storage Get.
+  for (int i = 0; i < 400 && slow->storage().gets() == gets_before; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_GT(slow->storage().gets(), gets_before);
+  for (int i = 0; i < 20; ++i) {
+    auto r = fast->HandleRequest(Req("read", "kv/k"));
+    ASSERT_EQ(r.http_status, 200) << r.error;
+  }
+  EXPECT_FALSE(slow_returned.load()) << "the fast mount's reads waited for the slow mount's storage";
+  waiter.join();
+  EXPECT_EQ(slow_status.load(), 200);
+}
+
+TEST(IntegrationLoadTest, ABrokeredCallSuspendsOnlyItsRequest) {
+  ExpectSlowStorageHoldsUpOnlyItsRequest(Options(TlsMode::kAutoMtls));
+}
+
+TEST(IntegrationLoadTest, SeveralEventLoopsServeAlike) {
+  HostOptions o = Options(TlsMode::kAutoMtls);
+  o.args = {"-event-loops=2"};
+  ExpectSlowStorageHoldsUpOnlyItsRequest(o);
+  o.args = {};
+  o.extra_env = {{"TASKCRED_EVENT_LOOPS", "3"}};
+  ExpectSlowStorageHoldsUpOnlyItsRequest(o);
+}
+
+TEST(IntegrationLoadTest, BadEventLoopCountIsRefusedAtStart) {
+  for (const char* bad : {"-event-loops=0", "-event-loops=x", "-event-loops=65"}) {
+    HostOptions o = Options(TlsMode::kAutoMtls);
+    o.args = {bad};
+    auto host = PluginHost::Start(o);
+    ASSERT_FALSE(host.ok()) << bad;
+  }
+}
+
 TEST(IntegrationLoadTest, DeadlinePropagatesAndPluginKeepsServing) {
   START_HOST(host, Options(TlsMode::kAutoMtls));
   SETUP_MOUNT(mount, host, {});

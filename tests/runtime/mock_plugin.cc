@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "fiber/fiber.h"
 #include "runtime/serve.h"
 
 namespace {
@@ -41,7 +42,7 @@ class MockBackend : public tl::Backend {
         if (it->is_number()) ms = it->get<int64_t>();
         else if (it->is_string()) ms = std::strtoll(it->get<std::string>().c_str(), nullptr, 10);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(ms));  // the behaviour under test
+      taskcred::fiber::SleepFor(std::chrono::milliseconds(ms));  // the behaviour under test
       tl::Response r;
       r.data = {{"slept_ms", ms}};
       return std::optional<tl::Response>(r);
