@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <charconv>
+#include <map>
 #include <utility>
 
 #include "engine/services.h"
@@ -39,12 +41,34 @@ void Services::Invalidate(std::string_view key) {
     keys.Invalidate();
   } else if (key.substr(0, kRolePrefix.size()) == kRolePrefix) {
     roles.Invalidate(key.substr(kRolePrefix.size()));
+  } else if (key.substr(0, kTaskPrefix.size()) == kTaskPrefix) {
+    tasks.Invalidate(key.substr(kTaskPrefix.size()));
   }
 }
 
+namespace {
+
+// The mount option task_cache_size (`vault secrets enable -options=...`):
+// task records and verified JWTs kept in memory, 0 to 1,000,000.
+common::Result<size_t> TaskCacheSize(const std::map<std::string, std::string>& options) {
+  auto it = options.find("task_cache_size");
+  if (it == options.end() || it->second.empty()) return kDefaultTaskCacheSize;
+  const std::string& v = it->second;
+  size_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || ptr != v.data() + v.size() || n > 1000000) {
+    return common::Status::InvalidArgument("task_cache_size: must be a whole number from 0 to 1000000, got \"" + v +
+                                           "\"");
+  }
+  return n;
+}
+
+}  // namespace
+
 common::Result<std::unique_ptr<framework::Backend>> NewBackend(const logical::BackendConfig& config,
                                                                EngineOptions options) {
-  auto s = std::make_shared<Services>(options.clock, config.logger.Named("engine"));
+  TC_ASSIGN_OR_RETURN(size_t cache_size, TaskCacheSize(config.config));
+  auto s = std::make_shared<Services>(options.clock, config.logger.Named("engine"), cache_size);
   framework::BackendSpec spec;
   spec.help = kBackendHelp;
   spec.paths = framework::PathAppend({ConfigPaths(s), KeyPaths(s), RolePaths(s), CredsPaths(s),
@@ -67,6 +91,7 @@ common::Result<std::unique_ptr<framework::Backend>> NewBackend(const logical::Ba
     s->config.Invalidate();
     s->keys.Invalidate();
     s->roles.Invalidate("");
+    s->tasks.InvalidateAll();
   };
   spec.logger = config.logger;
   spec.clock = options.clock;

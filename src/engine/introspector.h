@@ -18,6 +18,7 @@
 #include "engine/clock.h"
 #include "engine/config.h"
 #include "engine/key_ring.h"
+#include "engine/lru_cache.h"
 #include "engine/task_store.h"
 #include "logical/storage.h"
 
@@ -32,8 +33,10 @@ struct IntrospectInput {
 
 class Introspector {
  public:
-  Introspector(ConfigStore& config, KeyRing& keys, TaskStore& tasks, Clock clock)
-      : config_(config), keys_(keys), tasks_(tasks), clock_(std::move(clock)) {}
+  // `verdict_cache_size`: JWTs whose verification is remembered (0: none).
+  Introspector(ConfigStore& config, KeyRing& keys, TaskStore& tasks, Clock clock,
+               size_t verdict_cache_size = kDefaultTaskCacheSize)
+      : config_(config), keys_(keys), tasks_(tasks), clock_(std::move(clock)), verdicts_(verdict_cache_size) {}
 
   // {"active":false} or {"active":true, "iss","task","task_id","role","grants",
   // "sub","aud","exp","iat","credential_type", ["uses_remaining"], ["instance"],
@@ -63,10 +66,21 @@ class Introspector {
 
   nlohmann::json ActiveAnswer(const TaskRecord& record, const ConfigEntry& config) const;
 
+  // A JWT that passed Verify once. The verdict of its signature never
+  // changes; what can is checked again on every use: the clock against
+  // exp/nbf, the configured issuer, and whether its kid is still published.
+  struct Verdict {
+    Claim claim;
+    int64_t exp = 0;
+    std::optional<int64_t> nbf;
+    std::string issuer;
+  };
+
   ConfigStore& config_;
   KeyRing& keys_;
   TaskStore& tasks_;
   Clock clock_;
+  LruCache<Verdict> verdicts_;  // by SHA-256 of the token
 };
 
 }  // namespace taskcred::engine

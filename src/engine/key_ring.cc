@@ -165,22 +165,29 @@ Result<nlohmann::json> KeyRing::Jwks(logical::Storage& storage, const ConfigEntr
   return nlohmann::json{{"keys", keys}};
 }
 
-Status KeyRing::VerifyJwt(logical::Storage& storage, const ConfigEntry& config, const crypto::DecodedJwt& jwt) {
-  TC_ASSIGN_OR_RETURN(crypto::JwtKeyId id, crypto::JwtKeyIdOf(jwt));
-  const std::string& kid = id.kid;
-  TC_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, GetLoaded(storage, config, true));
+const crypto::PublicKey* KeyRing::PublishedVerifier(const Loaded& loaded, std::string_view kid) const {
   const KeyRecord* record = nullptr;
-  for (const auto& k : loaded->state.keys) {
+  for (const auto& k : loaded.state.keys) {
     if (k.kid == kid) record = &k;
   }
   // Same visibility as Jwks(): a retired key past expires_at verifies nothing
   // even before Maintain() prunes it.
-  if (record == nullptr || (record->is_retired() && record->expires_at <= UnixSeconds(clock_()))) {
-    return Status::PermissionDenied("jwt \"kid\" is not in the jwks");
-  }
-  auto it = loaded->verifiers.find(kid);
-  if (it == loaded->verifiers.end()) return Status::PermissionDenied("jwt \"kid\" is not in the jwks");
-  return crypto::VerifyJwtWithKey(jwt, id.alg, it->second);
+  if (record == nullptr || (record->is_retired() && record->expires_at <= UnixSeconds(clock_()))) return nullptr;
+  auto it = loaded.verifiers.find(kid);
+  return it == loaded.verifiers.end() ? nullptr : &it->second;
+}
+
+Status KeyRing::VerifyJwt(logical::Storage& storage, const ConfigEntry& config, const crypto::DecodedJwt& jwt) {
+  TC_ASSIGN_OR_RETURN(crypto::JwtKeyId id, crypto::JwtKeyIdOf(jwt));
+  TC_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, GetLoaded(storage, config, true));
+  const crypto::PublicKey* verifier = PublishedVerifier(*loaded, id.kid);
+  if (verifier == nullptr) return Status::PermissionDenied("jwt \"kid\" is not in the jwks");
+  return crypto::VerifyJwtWithKey(jwt, id.alg, *verifier);
+}
+
+Result<bool> KeyRing::Publishes(logical::Storage& storage, const ConfigEntry& config, std::string_view kid) {
+  TC_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, GetLoaded(storage, config, true));
+  return PublishedVerifier(*loaded, kid) != nullptr;
 }
 
 void KeyRing::DoRotate(RingState& state, const ConfigEntry& config, int64_t now, const KeyRecord& fresh,

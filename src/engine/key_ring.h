@@ -96,6 +96,9 @@ class KeyRing {
   // retirement, prune or Invalidate() drops them with the rest of the cache.
   // kPermissionDenied for every refusal; creates the ring if there is none.
   common::Status VerifyJwt(logical::Storage& storage, const ConfigEntry& config, const crypto::DecodedJwt& jwt);
+  // Whether `kid` is a key Jwks() publishes now (what VerifyJwt requires of
+  // it): a signature verified earlier with it still counts.
+  common::Result<bool> Publishes(logical::Storage& storage, const ConfigEntry& config, std::string_view kid);
   // Rotates now (creating the ring instead if there is none) and prunes
   // retired keys past their expiry.
   common::Result<RingChange> Rotate(logical::Storage& storage, const ConfigEntry& config);
@@ -120,6 +123,8 @@ class KeyRing {
     std::map<std::string, crypto::PublicKey, std::less<>> verifiers;  // every key, by kid
   };
 
+  // The verifier of a published `kid`, or nullptr.
+  const crypto::PublicKey* PublishedVerifier(const Loaded& loaded, std::string_view kid) const;
   common::Result<std::shared_ptr<const Loaded>> GetLoaded(logical::Storage& storage,
                                                           const ConfigEntry& config, bool create);
   common::Result<KeyRecord> NewKey(std::string_view alg, int64_t now);

@@ -23,12 +23,14 @@
 namespace taskcred::engine {
 
 struct Services {
-  Services(Clock c, common::Logger log)
+  // `cache_size`: task records and verified JWTs each kept in memory.
+  Services(Clock c, common::Logger log, size_t cache_size = kDefaultTaskCacheSize)
       : clock(std::move(c)),
         logger(std::move(log)),
         keys(clock),
+        tasks(cache_size),
         issuer(config, roles, keys, tasks, clock, logger),
-        introspector(config, keys, tasks, clock) {}
+        introspector(config, keys, tasks, clock, cache_size) {}
 
   Clock clock;
   common::Logger logger;

@@ -129,32 +129,69 @@ fiber::Mutex& TaskStore::StripeFor(std::string_view task_id) {
   return stripes_[std::hash<std::string_view>{}(task_id) % stripes_.size()];
 }
 
-Result<std::optional<TaskRecord>> TaskStore::Get(logical::Storage& storage, std::string_view task_id) {
-  if (!IsValidTaskId(task_id)) return std::optional<TaskRecord>();
+Result<TaskStore::RecordPtr> TaskStore::Load(logical::Storage& storage, std::string_view task_id) {
   TC_ASSIGN_OR_RETURN(std::optional<logical::StorageEntry> entry, storage.Get(RecordKey(task_id)));
-  if (!entry) return std::optional<TaskRecord>();
+  if (!entry) return RecordPtr();
   TC_ASSIGN_OR_RETURN(nlohmann::json j, ParseStoredJson(entry->value, "task record"));
   TC_ASSIGN_OR_RETURN(TaskRecord r, TaskRecord::FromJson(j));
-  return std::optional<TaskRecord>(std::move(r));
+  return RecordPtr(std::make_shared<const TaskRecord>(std::move(r)));
+}
+
+Result<TaskStore::RecordPtr> TaskStore::GetShared(logical::Storage& storage, std::string_view task_id) {
+  if (!IsValidTaskId(task_id)) return RecordPtr();
+  if (auto hit = cache_.Get(task_id)) return *hit;
+  // Filled under the stripe lock, so a concurrent Mutate's newer copy is
+  // never replaced by this older read.
+  std::lock_guard lock(StripeFor(task_id));
+  if (auto hit = cache_.Get(task_id)) return *hit;
+  TC_ASSIGN_OR_RETURN(RecordPtr record, Load(storage, task_id));
+  if (record) cache_.Put(std::string(task_id), record);
+  return record;
+}
+
+Result<std::optional<TaskRecord>> TaskStore::Get(logical::Storage& storage, std::string_view task_id) {
+  TC_ASSIGN_OR_RETURN(RecordPtr record, GetShared(storage, task_id));
+  if (!record) return std::optional<TaskRecord>();
+  return std::optional<TaskRecord>(*record);
 }
 
 Status TaskStore::Create(logical::Storage& storage, const TaskRecord& record) {
   if (!IsValidTaskId(record.task_id)) return Status::Internal("invalid task id");
   TC_RETURN_IF_ERROR(storage.Put({IndexKey(record.expires_at, record.task_id), "", false}));
-  return storage.Put({RecordKey(record.task_id), DumpJson(record.ToJson()), false});
+  TC_RETURN_IF_ERROR(storage.Put({RecordKey(record.task_id), DumpJson(record.ToJson()), false}));
+  cache_.Put(record.task_id, std::make_shared<const TaskRecord>(record));
+  return Status::Ok();
 }
 
 Status TaskStore::Mutate(logical::Storage& storage, std::string_view task_id, const Mutation& fn) {
   std::lock_guard lock(StripeFor(task_id));
-  TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, Get(storage, task_id));
+  RecordPtr current;
+  if (IsValidTaskId(task_id)) {
+    if (auto hit = cache_.Get(task_id)) {
+      current = *hit;
+    } else {
+      TC_ASSIGN_OR_RETURN(current, Load(storage, task_id));
+      if (current) cache_.Put(std::string(task_id), current);
+    }
+  }
+  std::optional<TaskRecord> record;
+  if (current) record = *current;
   int64_t old_expiry = record ? record->expires_at : 0;
   TC_ASSIGN_OR_RETURN(bool write, fn(record));
   if (!write || !record) return Status::Ok();
+  Status written = Status::Ok();
   if (record->expires_at != old_expiry &&
       IndexKey(record->expires_at, record->task_id) != IndexKey(old_expiry, record->task_id)) {
-    TC_RETURN_IF_ERROR(storage.Put({IndexKey(record->expires_at, record->task_id), "", false}));
+    written = storage.Put({IndexKey(record->expires_at, record->task_id), "", false});
   }
-  return storage.Put({RecordKey(record->task_id), DumpJson(record->ToJson()), false});
+  if (written.ok()) written = storage.Put({RecordKey(record->task_id), DumpJson(record->ToJson()), false});
+  if (!written.ok()) {
+    cache_.Erase(task_id);  // the stored state is unknown: read it again next time
+    return written;
+  }
+  std::string id = record->task_id;  // (not an argument beside the move of *record)
+  cache_.Put(std::move(id), std::make_shared<const TaskRecord>(std::move(*record)));
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> TaskStore::List(logical::Storage& storage) {
@@ -177,8 +214,9 @@ Result<TidyCounts> TaskStore::Tidy(logical::Storage& storage, int64_t now, int64
     TC_ASSIGN_OR_RETURN(std::vector<std::string> ids, storage.List(prefix));
     for (const std::string& id : ids) {
       std::lock_guard lock(StripeFor(id));
-      TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, Get(storage, id));
+      TC_ASSIGN_OR_RETURN(RecordPtr record, Load(storage, id));  // (the stripe lock is held)
       if (record && record->expires_at + margin <= now) {
+        cache_.Erase(id);
         TC_RETURN_IF_ERROR(storage.Delete(RecordKey(id)));
         ++counts.tasks_deleted;
       }

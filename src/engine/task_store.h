@@ -8,11 +8,18 @@
 // (64 stripes), so concurrent consumers of one credential are serialized;
 // Vault has one active node writing at a time, so this is the whole story
 // (docs/engine.md, "Atomic use counting"). Safe for concurrent use.
+//
+// A bounded cache of records (LRU, `cache_size` entries) spares the storage
+// Get of a known task: it is filled and updated only under the task's stripe
+// lock (so a use counted by Mutate is never overwritten by an older copy),
+// written through by this node's Create/Mutate/Tidy, and dropped per task on
+// InvalidateKey (another node wrote the record).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "engine/lru_cache.h"
 #include "fiber/mutex.h"
 #include "grants/grant.h"
 #include "logical/storage.h"
@@ -71,9 +79,17 @@ struct TidyCounts {
   int64_t index_entries_deleted = 0;
 };
 
+// Records a mount keeps in memory unless its `task_cache_size` option says otherwise.
+inline constexpr size_t kDefaultTaskCacheSize = 4096;
+
 class TaskStore {
  public:
-  // std::nullopt if absent (or `task_id` is not a task id); non-OK on storage failure.
+  explicit TaskStore(size_t cache_size = kDefaultTaskCacheSize) : cache_(cache_size) {}
+
+  using RecordPtr = std::shared_ptr<const TaskRecord>;
+  // nullptr if absent (or `task_id` is not a task id); non-OK on storage failure.
+  common::Result<RecordPtr> GetShared(logical::Storage& storage, std::string_view task_id);
+  // The same, as a copy.
   common::Result<std::optional<TaskRecord>> Get(logical::Storage& storage, std::string_view task_id);
   // Writes the expiry index entry, then the record.
   common::Status Create(logical::Storage& storage, const TaskRecord& record);
@@ -91,6 +107,11 @@ class TaskStore {
   // buckets that end at or before now - margin.
   common::Result<TidyCounts> Tidy(logical::Storage& storage, int64_t now, int64_t margin = kTidySafetyMargin);
 
+  // Forgets the cached copy of a task (its record changed elsewhere), or all.
+  void Invalidate(std::string_view task_id) { cache_.Erase(task_id); }
+  void InvalidateAll() { cache_.Clear(); }
+  size_t cached() const { return cache_.size(); }
+
   static std::string RecordKey(std::string_view task_id);
   static std::string IndexKey(int64_t expires_at, std::string_view task_id);
 
@@ -98,6 +119,9 @@ class TaskStore {
   // Held across storage calls: fiber-aware (suspends a request, not a thread).
   fiber::Mutex& StripeFor(std::string_view task_id);
   std::array<fiber::Mutex, 64> stripes_;
+  // Storage read of a record, no cache.
+  common::Result<RecordPtr> Load(logical::Storage& storage, std::string_view task_id);
+  LruCache<RecordPtr> cache_;
 };
 
 }  // namespace taskcred::engine

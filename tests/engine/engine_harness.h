@@ -46,9 +46,13 @@ class EngineHarness {
   static constexpr int64_t kStart = 1795824000;
 
   EngineHarness() : EngineHarness(std::make_shared<logical::InmemStorage>()) {}
-  explicit EngineHarness(std::shared_ptr<logical::Storage> storage) : storage_(std::move(storage)) {
+  // `mount_options`: what `vault secrets enable -options=...` passes (BackendConfig.config).
+  explicit EngineHarness(std::shared_ptr<logical::Storage> storage,
+                         std::map<std::string, std::string> mount_options = {})
+      : storage_(std::move(storage)) {
     now_->store(kStart);
     logical::BackendConfig config;
+    config.config = std::move(mount_options);
     config.logger = common::Logger("taskcred", common::LogLevel::kDebug, sink_);
     engine::EngineOptions options;
     auto now = now_;

@@ -44,9 +44,15 @@ class CountingStorage : public logical::InmemStorage {
   std::atomic<int> puts{0};
 };
 
-TEST(IntrospectRoundTrips, OneGetToCheckOneGetAndOnePutToSpendOrRelease) {
-  auto storage = std::make_shared<CountingStorage>();
-  EngineHarness h(storage);
+struct RoundTripCase {
+  json extra;
+  int gets, puts;
+};
+
+// Issues one credential per role and checks the storage calls of each kind
+// of introspection, then of release.
+void ExpectRoundTrips(CountingStorage& storage, EngineHarness& h, const std::vector<RoundTripCase>& cases,
+                      int release_gets) {
   ASSERT_TRUE(h.Write("roles/jwt", {{"task", "job"}, {"grants", {"read kv://db1/user"}}, {"max_uses", 5}}).ok());
   ASSERT_TRUE(h.Write("roles/opaque", {{"task", "job"},
                                        {"grants", {"read kv://db1/user"}},
@@ -57,29 +63,78 @@ TEST(IntrospectRoundTrips, OneGetToCheckOneGetAndOnePutToSpendOrRelease) {
     SCOPED_TRACE(role);
     std::string token = Issue(h, role).data["credential"];
     (void)h.Introspect(token);  // warms the config and key caches
-    struct Case {
-      json extra;
-      int gets, puts;
-    };
-    for (const Case& c : {Case{json::object(), 1, 0},
-                          Case{{{"resource", "kv://db1/user"}, {"action", "read"}}, 1, 0},
-                          Case{{{"consume", true}}, 1, 1},
-                          Case{{{"consume", true}, {"resource", "kv://db1/other"}, {"action", "read"}}, 1, 0}}) {
+    for (const RoundTripCase& c : cases) {
       SCOPED_TRACE(c.extra.dump());
-      storage->gets = 0;
-      storage->puts = 0;
+      storage.gets = 0;
+      storage.puts = 0;
       json a = h.Introspect(token, c.extra);
       EXPECT_EQ(a["active"], true);
-      EXPECT_EQ(storage->gets.load(), c.gets);
-      EXPECT_EQ(storage->puts.load(), c.puts);
+      EXPECT_EQ(storage.gets.load(), c.gets);
+      EXPECT_EQ(storage.puts.load(), c.puts);
     }
-    storage->gets = 0;
-    storage->puts = 0;
+    storage.gets = 0;
+    storage.puts = 0;
     auto r = h.Write("release", {{"token", token}});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_EQ(storage->gets.load(), 1);
-    EXPECT_EQ(storage->puts.load(), 1);
+    EXPECT_EQ(storage.gets.load(), release_gets);
+    EXPECT_EQ(storage.puts.load(), 1);
     EXPECT_EQ(h.Introspect(token), kInactive);
+  }
+}
+
+TEST(IntrospectRoundTrips, AKnownTaskIsCheckedWithoutStorageAndSpentWithOnePut) {
+  auto storage = std::make_shared<CountingStorage>();
+  EngineHarness h(storage);
+  ExpectRoundTrips(*storage, h,
+                   {{json::object(), 0, 0},
+                    {{{"resource", "kv://db1/user"}, {"action", "read"}}, 0, 0},
+                    {{{"consume", true}}, 0, 1},
+                    {{{"consume", true}, {"resource", "kv://db1/other"}, {"action", "read"}}, 0, 0}},
+                   0);
+}
+
+TEST(IntrospectRoundTrips, WithoutTheCacheEachCheckReadsTheRecord) {
+  auto storage = std::make_shared<CountingStorage>();
+  EngineHarness h(storage, {{"task_cache_size", "0"}});
+  ExpectRoundTrips(*storage, h,
+                   {{json::object(), 1, 0},
+                    {{{"resource", "kv://db1/user"}, {"action", "read"}}, 1, 0},
+                    {{{"consume", true}}, 1, 1},
+                    {{{"consume", true}, {"resource", "kv://db1/other"}, {"action", "read"}}, 1, 0}},
+                   1);
+}
+
+TEST(IntrospectRoundTrips, InvalidateKeyDropsTheCachedRecord) {
+  auto storage = std::make_shared<CountingStorage>();
+  EngineHarness h(storage);
+  ASSERT_TRUE(h.Write("roles/jwt", {{"task", "job"}, {"grants", {"read kv://db1/user"}}, {"max_uses", 5}}).ok());
+  json d = Issue(h, "creds/jwt").data;
+  const std::string token = d["credential"], id = d["task_id"];
+  EXPECT_EQ(h.Introspect(token)["active"], true);
+  // Another node (this one is a performance standby) spends a use: the
+  // record changes in storage and Vault sends InvalidateKey.
+  auto stored = storage->Get("tasks/" + id);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  json record = json::parse((*stored)->value);
+  record["uses"] = 4;
+  ASSERT_TRUE(storage->Put({"tasks/" + id, record.dump(), false}).ok());
+  EXPECT_EQ(h.Introspect(token)["uses_remaining"], 5);  // the cached copy, until told
+  h.backend().InvalidateKey("tasks/" + id);
+  storage->gets = 0;
+  EXPECT_EQ(h.Introspect(token)["uses_remaining"], 1);
+  EXPECT_EQ(storage->gets.load(), 1);
+  storage->gets = 0;
+  EXPECT_EQ(h.Introspect(token)["uses_remaining"], 1);
+  EXPECT_EQ(storage->gets.load(), 0);  // cached again
+}
+
+TEST(IntrospectRoundTrips, BadCacheSizeOptionFailsTheMount) {
+  for (const char* bad : {"-1", "x", "1000001", "12abc"}) {
+    logical::BackendConfig config;
+    config.config = {{"task_cache_size", bad}};
+    auto backend = engine::NewBackend(config, engine::EngineOptions{});
+    ASSERT_FALSE(backend.ok()) << bad;
+    EXPECT_NE(backend.status().message().find("task_cache_size"), std::string::npos);
   }
 }
 
@@ -223,8 +278,45 @@ TEST_F(IntrospectTest, ReleaseMakesInactiveAndRevealsNothing) {
 
 TEST_F(IntrospectTest, DeletedRecordIsInactive) {
   json d = Issue(h_, "creds/jwt").data;
+  EXPECT_EQ(h_.Introspect(d["credential"])["active"], true);
+  // Deleted elsewhere (another node's tidy): Vault sends InvalidateKey.
   ASSERT_TRUE(h_.storage().Delete("tasks/" + d["task_id"].get<std::string>()).ok());
+  h_.backend().InvalidateKey("tasks/" + d["task_id"].get<std::string>());
   EXPECT_EQ(h_.Introspect(d["credential"]), kInactive);
+}
+
+// The verified-JWT cache remembers a signature's verdict, never what can
+// change: expiry, the issuer, whether the kid is still published.
+TEST_F(IntrospectTest, ARememberedJwtIsStillCheckedForWhatCanChange) {
+  json d = Issue(h_, "creds/jwt").data;
+  const std::string token = d["credential"];
+  ASSERT_EQ(h_.Introspect(token)["active"], true);  // verified and remembered
+  // Another signature over the same header and claims is not the token.
+  std::string forged = token.substr(0, token.rfind('.') + 1) + "AAAA" + token.substr(token.rfind('.') + 5);
+  EXPECT_EQ(h_.Introspect(forged), kInactive);
+  // A new issuer deactivates it; the old one brings it back.
+  json config = h_.Read("config")->value().data;
+  const std::string issuer = config["issuer"];
+  ASSERT_TRUE(h_.Write("config", {{"issuer", "https://other.example/v1/taskcred"}}).ok());
+  EXPECT_EQ(h_.Introspect(token), kInactive);
+  ASSERT_TRUE(h_.Write("config", {{"issuer", issuer}}).ok());
+  EXPECT_EQ(h_.Introspect(token)["active"], true);
+  // Rotated out but still published: still active.
+  ASSERT_TRUE(h_.Write("rotate").ok());
+  EXPECT_EQ(h_.Introspect(token)["active"], true);
+  // Its key gone from the ring (a ring replaced elsewhere, then
+  // InvalidateKey): no longer published, so no longer active.
+  ASSERT_TRUE(h_.storage().Delete("keys/ring").ok());
+  h_.backend().InvalidateKey("keys/ring");
+  EXPECT_EQ(h_.Introspect(token), kInactive);
+}
+
+TEST_F(IntrospectTest, ARememberedJwtExpires) {
+  json d = Issue(h_, "creds/jwt").data;
+  const std::string token = d["credential"];
+  ASSERT_EQ(h_.Introspect(token)["active"], true);
+  h_.Advance(601);  // ttl 600
+  EXPECT_EQ(h_.Introspect(token), kInactive);
 }
 
 TEST_F(IntrospectTest, AllowedMatchesTheRenderedGrants) {

@@ -46,9 +46,20 @@ TEST_F(BrokerFaultTest, BrokerLossIsAClearErrorAndANewSetupRecovers) {
   RequestResult opaque = Issue(m, "creds/op");
   RequestResult revoked = Issue(m, "creds/backup", {{"snapshot_id", "2"}});
   ASSERT_EQ(SecretOp(m, "revoke", revoked).http_status, 204);
+  RequestResult cached = Issue(m, "creds/backup", {{"snapshot_id", "5"}});
   const StorageImage before = Image();
+  // A known task is answered from the plugin's cache without storage (checked
+  // below); forget two, so their introspection needs the (lost) storage.
+  for (const RequestResult* r : {&jwt, &opaque}) {
+    ASSERT_TRUE(m.InvalidateKey("tasks/" + r->data["task_id"].get<std::string>()).ok());
+  }
 
   (*broker)->Stop();  // the channel drops
+
+  // What this node wrote itself it still knows: a hot introspect needs no storage.
+  RequestResult hot = Call(m, "update", "introspect", {{"token", cached.data["credential"]}}, std::chrono::seconds(8));
+  EXPECT_EQ(hot.http_status, 200) << hot.error;
+  EXPECT_EQ(hot.data.value("active", false), true);
 
   struct Probe {
     std::string name, op, path;

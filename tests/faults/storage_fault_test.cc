@@ -181,6 +181,9 @@ TEST_F(StorageFaultTest, RevokeFailsThenRetrySucceeds) {
     const std::string token = issued.data["credential"];
     const std::string record_key = "tasks/" + issued.data["task_id"].get<std::string>();
     const std::string record_before = storage().Get(record_key).value_or(FakeStorage::Entry{}).value;
+    // Not in the plugin's cache (as after a restart, or a write by another
+    // node): the revoke must read the record from storage.
+    ASSERT_TRUE(m->InvalidateKey(record_key).ok());
     if (c.op == 'p') storage().FailPuts(1); else storage().FailGets(1);
     RequestResult failed = SecretOp(*m, "revoke", issued);
     storage().FailPuts(0);

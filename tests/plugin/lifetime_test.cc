@@ -101,6 +101,9 @@ void AgeRecord(const std::string& task_id, int64_t age) {
   char name[32];
   std::snprintf(name, sizeof(name), "%012lld", static_cast<long long>(bucket));
   PluginSuite::mount().storage().Put("expiry/" + std::string(name) + "/" + task_id, {"", false});
+  // Changed behind the plugin's back, as another node would: Vault then
+  // tells the plugin, which drops its cached copy.
+  ASSERT_TRUE(PluginSuite::mount().InvalidateKey("tasks/" + task_id).ok());
 }
 
 TEST_F(PluginLifetimeTest, RenewNeverPassesMaxTtl) {
