@@ -78,8 +78,15 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   // The mount's tuning, asked per issuance: the same values bound both the
   // TTL and the max_ttl reported with the lease. Not cached: a cache would
   // serve a stale TTL after `vault secrets tune`, which the plugin is not
-  // told about. The runtime's view has both questions in flight at once.
-  TC_ASSIGN_OR_RETURN(logical::MountLeaseTTLs mount, system_view.LeaseTTLs());
+  // told about, and a JWT's exp must never pass the lease Vault records.
+  // The mount's default lease TTL only matters to a role without a ttl, so
+  // a role with one asks the mount max alone (one brokered call, not two).
+  logical::MountLeaseTTLs mount;
+  if (role->ttl > 0) {
+    TC_ASSIGN_OR_RETURN(mount.max_ttl, system_view.MaxLeaseTTL());
+  } else {
+    TC_ASSIGN_OR_RETURN(mount, system_view.LeaseTTLs());
+  }
   ttl_in.mount_default_ttl = mount.default_ttl;
   ttl_in.mount_max_ttl = mount.max_ttl;
   TC_ASSIGN_OR_RETURN(framework::TTLResult ttl_out, framework::CalculateTTL(ttl_in));

@@ -169,6 +169,33 @@ INSTANTIATE_TEST_SUITE_P(
                               "opaque", 48 * 3600, 96 * 3600}),
     [](const auto& param_info) { return param_info.param.name; });
 
+// The mount's tuning is asked on every issuance (never cached: `vault
+// secrets tune` does not tell the plugin), but only what the role needs: the
+// max always, the default only for a role without a ttl.
+TEST(CredsTest, IssuanceAsksTheMountOnlyWhatTheRoleNeeds) {
+  EngineHarness h;
+  ASSERT_TRUE(h.Write("roles/with-ttl", {{"task", "t"}, {"grants", {"read kv://a/b"}}, {"ttl", 600}}).ok());
+  ASSERT_TRUE(h.Write("roles/no-ttl", {{"task", "t"}, {"grants", {"read kv://a/b"}}}).ok());
+  struct Case {
+    const char* path;
+    int default_asks, max_asks;
+  };
+  for (const Case& c : {Case{"creds/with-ttl", 0, 1}, Case{"creds/no-ttl", 1, 1}}) {
+    SCOPED_TRACE(c.path);
+    (void)Issue(h, c.path);  // warms the config, role and key caches
+    const int d0 = h.system_view().default_ttl_asks(), m0 = h.system_view().max_ttl_asks();
+    (void)Issue(h, c.path);
+    EXPECT_EQ(h.system_view().default_ttl_asks() - d0, c.default_asks);
+    EXPECT_EQ(h.system_view().max_ttl_asks() - m0, c.max_asks);
+  }
+  // Tuned down between two issuances: the next lease and exp follow at once.
+  h.system_view().SetTtls(std::chrono::seconds(3600), std::chrono::seconds(300));
+  logical::Response resp = Issue(h, "creds/with-ttl");
+  ASSERT_TRUE(resp.secret.has_value());
+  EXPECT_EQ(resp.secret->lease_options.ttl, std::chrono::seconds(300));
+  EXPECT_EQ(resp.data["expires_at"], engine::Rfc3339(h.now() + 300));
+}
+
 // ---- parameters ----
 
 TEST(CredsTest, ParameterErrorsAre400sAndWriteNothing) {

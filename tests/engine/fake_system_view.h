@@ -31,11 +31,22 @@ class FakeSystemView : public logical::SystemView {
 
   common::Result<std::chrono::seconds> DefaultLeaseTTL() override {
     std::lock_guard lock(mu_);
+    ++default_ttl_asks_;
     return default_ttl_;
   }
   common::Result<std::chrono::seconds> MaxLeaseTTL() override {
     std::lock_guard lock(mu_);
+    ++max_ttl_asks_;
     return max_ttl_;
+  }
+  // How often each TTL was asked (each is a brokered call through Vault).
+  int default_ttl_asks() const {
+    std::lock_guard lock(mu_);
+    return default_ttl_asks_;
+  }
+  int max_ttl_asks() const {
+    std::lock_guard lock(mu_);
+    return max_ttl_asks_;
   }
   common::Result<bool> Tainted() override { return false; }
   common::Result<bool> CachingDisabled() override { return false; }
@@ -57,6 +68,8 @@ class FakeSystemView : public logical::SystemView {
   mutable std::mutex mu_;
   std::chrono::seconds default_ttl_{3600};
   std::chrono::seconds max_ttl_{24 * 3600};
+  int default_ttl_asks_ = 0;
+  int max_ttl_asks_ = 0;
   std::map<std::string, logical::Entity> entities_;
   int entity_lookups_ = 0;
 };
