@@ -21,7 +21,6 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <latch>
 #include <map>
 #include <sstream>
 #include <string>
@@ -30,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cost.h"
 #include "crypto/hash.h"
 #include "crypto/jwt.h"
 #include "crypto/random.h"
@@ -52,6 +52,11 @@ namespace crypto = taskcred::crypto;
 struct Options {
   std::string plugin = taskcred::test::TaskcredPluginPath();
   std::string mock = taskcred::test::MockPluginPath();
+#ifdef TASKCRED_GOREF_BIN
+  std::string goref = TASKCRED_GOREF_BIN;  // Go reference plugin ("" = none)
+#else
+  std::string goref;
+#endif
   bool quick = false;
   int64_t ops = 2000;           // requests per measured row and level
   int64_t iterations = 100000;  // issuance+introspection pairs per memory batch
@@ -60,6 +65,11 @@ struct Options {
   int repeat = 5;               // interleaved 1-caller re-measurements of the ratio rows
   std::vector<int> levels = {1, 8, 32};
   std::string json_path;
+  bool cost_only = false;        // only the cost section (plugin CPU per request)
+  double cost_seconds = 3;       // length of each paced cost row
+  int64_t cost_requests = 4000;  // requests of each saturated cost row
+  std::string cost_rows;         // only cost rows whose name contains this
+  std::vector<double> cost_loads = {0, 1000, 2000};  // 0 = saturated, else req/s
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -89,39 +99,20 @@ json ToJson(const Stats& s) {
 using Op = std::function<bool(int caller, int64_t i)>;
 
 Stats Measure(int callers, int64_t total, const Op& op) {
-  const int64_t per_caller = std::max<int64_t>(4, (total + callers - 1) / callers);
-  std::vector<std::vector<double>> lat(callers);
-  std::atomic<bool> failed{false};
-  std::latch start(callers + 1);
-  std::vector<std::thread> threads;
-  for (int c = 0; c < callers; ++c) {
-    threads.emplace_back([&, c] {
-      lat[c].reserve(per_caller);
-      start.arrive_and_wait();
-      for (int64_t i = 0; i < per_caller && !failed.load(std::memory_order_relaxed); ++i) {
-        auto t0 = SteadyClock::now();
-        bool ok = op(c, i);
-        auto t1 = SteadyClock::now();
-        if (!ok) failed = true;
-        lat[c].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-      }
-    });
+  taskcred::bench::CostSpec spec;
+  spec.callers = callers;
+  spec.requests = std::max<int64_t>(int64_t{4} * callers, total);
+  taskcred::bench::CostStats cost;
+  if (!taskcred::bench::MeasureCost(0, spec, op, [] { return int64_t{0}; }, &cost)) {
+    Die("a measured request failed (see above)");
   }
-  start.arrive_and_wait();
-  auto t0 = SteadyClock::now();
-  for (auto& t : threads) t.join();
-  auto elapsed = SteadyClock::now() - t0;
-  if (failed) Die("a measured request failed (see above)");
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
   Stats s;
-  s.callers = callers;
-  s.ops = static_cast<int64_t>(all.size());
-  s.seconds = Seconds(elapsed);
-  s.throughput = s.ops / std::max(s.seconds, 1e-9);
-  s.p50_us = all[all.size() / 2];
-  s.p99_us = all[std::min(all.size() - 1, static_cast<size_t>(all.size() * 0.99))];
+  s.callers = cost.callers;
+  s.ops = cost.requests;
+  s.seconds = cost.seconds;
+  s.throughput = cost.throughput;
+  s.p50_us = cost.p50_us;
+  s.p99_us = cost.p99_us;
   return s;
 }
 
@@ -154,6 +145,17 @@ RequestResult MustCall(Mount& m, const std::string& operation, const std::string
   RequestResult r = Call(m, operation, path, std::move(data));
   if (!Ok(r, operation + " " + path)) Die("set-up request failed: " + operation + " " + path);
   return r;
+}
+
+// One introspection of a token from `tokens` (spread over callers), with a
+// resource check the tokens' grants allow; `consume` spends a use.
+Op IntrospectOp(Mount* m, std::vector<std::string> tokens, bool consume) {
+  return [m, tokens = std::move(tokens), consume](int c, int64_t i) {
+    json d = {{"token", tokens[(c * 7 + i) % tokens.size()]}, {"resource", "s3://backups/db1/4711"}, {"action", "write"}};
+    if (consume) d["consume"] = true;
+    RequestResult r = Call(*m, "update", "introspect", d);
+    return Ok(r, "introspect") && r.data["active"] == true && r.data["allowed"] == true;
+  };
 }
 
 std::unique_ptr<PluginHost> StartHost(const std::string& binary) {
@@ -355,8 +357,27 @@ Options ParseArgs(int argc, char** argv) {
       o.plugin = argv[++i];
     } else if (a == "--mock-plugin" && i + 1 < argc) {
       o.mock = argv[++i];
+    } else if (a == "--go-plugin" && i + 1 < argc) {
+      o.goref = argv[++i];
     } else if (a == "--json" && i + 1 < argc) {
       o.json_path = argv[++i];
+    } else if (a == "--cost-only") {
+      o.cost_only = true;
+    } else if (a == "--cost-requests") {
+      o.cost_requests = num(i, a);
+    } else if (a == "--cost-seconds") {
+      o.cost_seconds = static_cast<double>(num(i, a));
+    } else if (a == "--cost-rows" && i + 1 < argc) {
+      o.cost_rows = argv[++i];
+    } else if (a == "--cost-loads" && i + 1 < argc) {
+      o.cost_loads.clear();
+      std::stringstream ss(argv[++i]);
+      std::string part;
+      while (std::getline(ss, part, ',')) {
+        double v = part == "saturated" ? 0.0 : std::atof(part.c_str());
+        if (v < 0 || v > 1e6) Die("--cost-loads: saturated or rates in req/s");
+        o.cost_loads.push_back(v);
+      }
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--ops") {
@@ -380,9 +401,10 @@ Options ParseArgs(int argc, char** argv) {
       }
       if (o.levels.empty()) Die("--levels: empty");
     } else if (a == "--help" || a == "-h") {
-      std::cout << "usage: taskcred-bench [--plugin PATH] [--mock-plugin PATH] [--quick] [--ops N]\n"
+      std::cout << "usage: taskcred-bench [--plugin PATH] [--mock-plugin PATH] [--go-plugin PATH] [--quick] [--ops N]\n"
                    "         [--iterations N] [--scale N] [--launches N] [--levels 1,8,32] [--repeat N]\n"
-                   "         [--json FILE]\n"
+                   "         [--json FILE] [--cost-only] [--cost-requests N] [--cost-seconds S]\n"
+                   "         [--cost-rows SUBSTRING] [--cost-loads saturated,1000,2000]\n"
                    "Benchmarks the taskcred plugin binary under the host harness (AutoMTLS,\n"
                    "brokered in-memory storage). See BENCHMARKS.md.\n";
       std::exit(0);
@@ -396,6 +418,8 @@ Options ParseArgs(int argc, char** argv) {
     if (!scale_set) o.scale = 1000;
     if (!launches_set) o.launches = 3;
     if (!repeat_set) o.repeat = 1;
+    o.cost_requests = 200;
+    o.cost_seconds = 0.2;
   }
   if (o.plugin.empty()) Die("taskcred binary unknown: pass --plugin PATH");
   if (o.mock.empty()) Die("mock plugin binary unknown: pass --mock-plugin PATH");
@@ -445,8 +469,8 @@ int main(int argc, char** argv) {
   // the memory phase (the launcher then holds 200,000 stored records) the
   // median was 34.6 ms, against 16.5 ms in a --quick run minutes later. Vault
   // starts plugins from Go (clone with CLONE_VFORK), which copies nothing.
-  std::printf("\n== start-up: exec -> handshake line (AutoMTLS key generation included) ==\n");
-  {
+  if (!opt.cost_only) {
+    std::printf("\n== start-up: exec -> handshake line (AutoMTLS key generation included) ==\n");
     auto cert = taskcred::test::GenerateAutoMtlsCert();
     if (!cert.ok()) Die("host cert: " + cert.status().ToString());
     taskcred::test::HostOptions ho;
@@ -485,6 +509,78 @@ int main(int argc, char** argv) {
   auto host = StartHost(opt.plugin);
   std::map<std::string, Mount*> mounts;
   for (const char* alg : {"EdDSA", "ES256", "RS256"}) mounts[alg] = &TaskcredMount(*host, alg);
+
+  // ------------------------------------------------------------ cost
+  // What a request costs the plugin process (the figure an operator pays,
+  // and issue 11's targets), 8 callers, saturated and paced.
+  {
+    namespace tb = taskcred::bench;
+    std::printf("\n== cost per request: plugin CPU (utime+stime over the row), host CPU, brokered calls, "
+                "context switches, threads ==\n");
+    tb::PrintCostHeader();
+    json cost = json::array();
+    auto brokered = [](Mount& m) { return [&m] { return StorageOps(m) + m.system_view().calls(); }; };
+    auto cost_row = [&](const std::string& name, pid_t pid, Mount& m, const Op& op) {
+      if (name.find(opt.cost_rows) == std::string::npos) return;
+      Warm(op, opt.quick ? 3 : 50);
+      for (double rate : opt.cost_loads) {
+        tb::CostSpec spec;
+        spec.callers = 8;
+        spec.rate = rate;
+        spec.requests = rate > 0 ? static_cast<int64_t>(rate * opt.cost_seconds) : opt.cost_requests;
+        tb::CostStats s;
+        if (!tb::MeasureCost(pid, spec, op, brokered(m), &s)) Die("a cost request failed (see above)");
+        tb::PrintCost(name, s);
+        json j = tb::ToJson(s);
+        j["operation"] = name;
+        cost.push_back(j);
+      }
+    };
+    // The runtime alone (mock plugin), beside the same two handlers in a Go
+    // plugin (go-plugin + grpc-go) launched by the same harness.
+    std::unique_ptr<PluginHost> go_host;
+    Mount* go = nullptr;
+    if (!opt.goref.empty()) {
+      go_host = StartHost(opt.goref);
+      go = &NewMount(*go_host);
+      go->storage().Put("kv/bench", {R"({"v":"value"})", false});
+    }
+    for (int pass = 0; pass < 2; ++pass) {
+      const bool is_go = pass == 1;
+      if (is_go && go == nullptr) break;
+      Mount& m = is_go ? *go : mock;
+      const pid_t pid = is_go ? go_host->pid() : mock_host->pid();
+      const std::string who = is_go ? "Go reference" : "taskcred runtime";
+      cost_row("noop: " + who, pid, m, [&m](int, int64_t) { return Ok(Call(m, "read", "sleep", {{"ms", 0}}), "noop"); });
+      cost_row("storage get: " + who, pid, m,
+               [&m](int, int64_t) { return Ok(Call(m, "read", "kv/bench", nullptr), "kv read"); });
+    }
+    for (const char* alg : {"ES256", "EdDSA"}) {
+      Mount* m = mounts[alg];
+      cost_row(std::string("creds jwt ") + alg, host->pid(), *m,
+               [m](int, int64_t) { return Ok(Call(*m, "update", "creds/jwt", json::object()), "creds jwt"); });
+    }
+    for (const char* alg : {"ES256", "EdDSA"}) {
+      Mount* m = mounts[alg];
+      std::vector<std::string> tokens;
+      for (int i = 0; i < 64; ++i) {
+        tokens.push_back(MustCall(*m, "update", "creds/jwt", json::object()).data["credential"].get<std::string>());
+      }
+      for (bool consume : {false, true}) {
+        if (consume && std::string(alg) != "ES256") continue;
+        cost_row(std::string("introspect jwt ") + alg + (consume ? " consume" : ""), host->pid(), *m,
+                 IntrospectOp(m, tokens, consume));
+      }
+    }
+    out["cost"] = cost;
+    if (opt.cost_only) {
+      if (!opt.json_path.empty()) {
+        std::ofstream f(opt.json_path);
+        f << out.dump(2) << "\n";
+      }
+      return 0;
+    }
+  }
 
   std::vector<Row> rows;
   auto run_row = [&](Row row, const Op& op, Mount* counted) {
@@ -578,14 +674,7 @@ int main(int argc, char** argv) {
     for (bool consume : {false, true}) {
       run_row({.name = "introspect " + label + (consume ? " consume" : ""), .kind = "introspect",
                .crypto = crypto_row, .needed = consume ? 2.0 : 1.0},
-              [m, &tokens, consume](int c, int64_t i) {
-                json d = {{"token", tokens[(c * 7 + i) % tokens.size()]},
-                          {"resource", "s3://backups/db1/4711"},
-                          {"action", "write"}};
-                if (consume) d["consume"] = true;
-                RequestResult r = Call(*m, "update", "introspect", d);
-                return Ok(r, "introspect") && r.data["active"] == true && r.data["allowed"] == true;
-              },
+              IntrospectOp(m, tokens, consume),
               m);
     }
   };
