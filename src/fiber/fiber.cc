@@ -27,6 +27,7 @@
 #endif
 
 #ifdef TASKCRED_FIBER_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #ifdef TASKCRED_FIBER_TSAN
@@ -88,6 +89,11 @@ class StackPool {
     return s;
   }
   void Give(Stack s) {
+#ifdef TASKCRED_FIBER_ASAN
+    // A finished fiber's last frames never returned, so their redzones are
+    // still poisoned; the next fiber on this stack must not inherit them.
+    __asan_unpoison_memory_region(s.bottom(), s.mapped - Stack::Page());
+#endif
     if (idle_.size() < kMaxPooled) {
       idle_.push_back(s);
     } else {
