@@ -1,0 +1,76 @@
+#include <cstdio>
+#include <map>
+
+#include "bench_util.h"
+#include "cost.h"
+
+namespace taskcred::bench {
+
+// What a request costs the plugin process (the figure an operator pays,
+// and issue 11's targets), 8 callers, saturated and paced: the runtime alone
+// (mock plugin) beside the Go reference, then issuance and introspection.
+json CostRows(const Options& opt, PluginHost& mock_host, Mount& mock, PluginHost& host,
+              const std::map<std::string, Mount*>& mounts_in) {
+  std::map<std::string, Mount*> mounts = mounts_in;
+  namespace tb = taskcred::bench;
+  std::printf("\n== cost per request: plugin CPU (utime+stime over the row), host CPU, brokered calls, "
+              "context switches, threads ==\n");
+  PrintCostHeader();
+  json cost = json::array();
+  auto brokered = [](Mount& m) { return [&m] { return StorageOps(m) + m.system_view().calls(); }; };
+  auto cost_row = [&](const std::string& name, pid_t pid, Mount& m, const Op& op) {
+    if (name.find(opt.cost_rows) == std::string::npos) return;
+    Warm(op, opt.quick ? 3 : 50);
+    for (double rate : opt.cost_loads) {
+      CostSpec spec;
+      spec.callers = 8;
+      spec.rate = rate;
+      spec.requests = rate > 0 ? static_cast<int64_t>(rate * opt.cost_seconds) : opt.cost_requests;
+      CostStats s;
+      if (!MeasureCost(pid, spec, op, brokered(m), &s)) Die("a cost request failed (see above)");
+      PrintCost(name, s);
+      json j = ToJson(s);
+      j["operation"] = name;
+      cost.push_back(j);
+    }
+  };
+  // The runtime alone (mock plugin), beside the same two handlers in a Go
+  // plugin (go-plugin + grpc-go) launched by the same harness.
+  std::unique_ptr<PluginHost> go_host;
+  Mount* go = nullptr;
+  if (!opt.goref.empty()) {
+    go_host = StartHost(opt.goref);
+    go = &NewMount(*go_host);
+    go->storage().Put("kv/bench", {R"({"v":"value"})", false});
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool is_go = pass == 1;
+    if (is_go && go == nullptr) break;
+    Mount& m = is_go ? *go : mock;
+    const pid_t pid = is_go ? go_host->pid() : mock_host.pid();
+    const std::string who = is_go ? "Go reference" : "taskcred runtime";
+    cost_row("noop: " + who, pid, m, [&m](int, int64_t) { return Ok(Call(m, "read", "sleep", {{"ms", 0}}), "noop"); });
+    cost_row("storage get: " + who, pid, m,
+             [&m](int, int64_t) { return Ok(Call(m, "read", "kv/bench", nullptr), "kv read"); });
+  }
+  for (const char* alg : {"ES256", "EdDSA"}) {
+    Mount* m = mounts[alg];
+    cost_row(std::string("creds jwt ") + alg, host.pid(), *m,
+             [m](int, int64_t) { return Ok(Call(*m, "update", "creds/jwt", json::object()), "creds jwt"); });
+  }
+  for (const char* alg : {"ES256", "EdDSA"}) {
+    Mount* m = mounts[alg];
+    std::vector<std::string> tokens;
+    for (int i = 0; i < 64; ++i) {
+      tokens.push_back(MustCall(*m, "update", "creds/jwt", json::object()).data["credential"].get<std::string>());
+    }
+    for (bool consume : {false, true}) {
+      if (consume && std::string(alg) != "ES256") continue;
+      cost_row(std::string("introspect jwt ") + alg + (consume ? " consume" : ""), host.pid(), *m,
+               IntrospectOp(m, tokens, consume));
+    }
+  }
+  return cost;
+}
+
+}  // namespace taskcred::bench
