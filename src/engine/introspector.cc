@@ -28,7 +28,8 @@ std::optional<std::string> OpaqueTaskId(std::string_view token) {
 
 }  // namespace
 
-Result<std::optional<Introspector::Claim>> Introspector::Verify(logical::Storage& storage, std::string_view token) {
+Result<std::optional<Introspector::Claim>> Introspector::Verify(logical::Storage& storage, std::string_view token,
+                                                                std::optional<ConfigEntry>& loaded) {
   const std::optional<Claim> none;
   if (token.empty() || token.size() > crypto::kMaxJwtBytes) return none;
   int64_t now = UnixSeconds(clock_());
@@ -39,7 +40,8 @@ Result<std::optional<Introspector::Claim>> Introspector::Verify(logical::Storage
   std::string fingerprint = crypto::Sha256(token);
   if (std::optional<Verdict> v = verdicts_.Get(fingerprint)) {
     if (now >= v->exp) return none;  // expiry is for good
-    TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
+    TC_ASSIGN_OR_RETURN(loaded, config_.Get(storage));
+    const ConfigEntry& config = *loaded;
     if (v->issuer == config.issuer && (!v->nbf || now >= *v->nbf)) {
       TC_ASSIGN_OR_RETURN(bool published, keys_.Publishes(storage, config, v->claim.kid));
       if (published) return std::optional<Claim>(std::move(v->claim));
@@ -48,7 +50,10 @@ Result<std::optional<Introspector::Claim>> Introspector::Verify(logical::Storage
   }
   auto decoded = crypto::DecodeJwt(token);
   if (!decoded.ok()) return none;
-  TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
+  if (!loaded) {
+    TC_ASSIGN_OR_RETURN(loaded, config_.Get(storage));
+  }
+  const ConfigEntry& config = *loaded;
   // A refused signature is an inactive token; a storage failure loading the
   // ring stays an error (Vault retries).
   Status verified = keys_.VerifyJwt(storage, config, *decoded);
@@ -104,9 +109,13 @@ nlohmann::json Introspector::ActiveAnswer(const TaskRecord& r, const ConfigEntry
 }
 
 Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const IntrospectInput& in) {
-  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, in.token));
+  std::optional<ConfigEntry> loaded;
+  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, in.token, loaded));
   if (!claim) return Inactive();
-  TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
+  if (!loaded) {  // opaque tokens
+    TC_ASSIGN_OR_RETURN(loaded, config_.Get(storage));
+  }
+  const ConfigEntry& config = *loaded;
   int64_t now = UnixSeconds(clock_());
   const bool check = in.resource.has_value() && in.action.has_value();
   nlohmann::json answer = Inactive();
@@ -135,7 +144,8 @@ Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const
 }
 
 Result<bool> Introspector::Release(logical::Storage& storage, std::string_view token) {
-  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, token));
+  std::optional<ConfigEntry> config;  // (not needed here)
+  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, token, config));
   if (!claim) return false;
   bool authentic = false;
   TC_RETURN_IF_ERROR(tasks_.Mutate(storage, claim->task_id, [&](std::optional<TaskRecord>& record) -> Result<bool> {

@@ -61,7 +61,10 @@ class Introspector {
     std::string kid;         // JWT: the header kid
   };
   // Everything that needs no task record: shape, signature, iss, exp/nbf.
-  common::Result<std::optional<Claim>> Verify(logical::Storage& storage, std::string_view token);
+  // `config` receives the config when verification loaded it (JWTs), so a
+  // caller that needs it too does not load it a second time.
+  common::Result<std::optional<Claim>> Verify(logical::Storage& storage, std::string_view token,
+                                              std::optional<ConfigEntry>& config);
   static bool Matches(const Claim& claim, const TaskRecord& record);
 
   nlohmann::json ActiveAnswer(const TaskRecord& record, const ConfigEntry& config) const;

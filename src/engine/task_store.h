@@ -110,7 +110,6 @@ class TaskStore {
   // Forgets the cached copy of a task (its record changed elsewhere), or all.
   void Invalidate(std::string_view task_id) { cache_.Erase(task_id); }
   void InvalidateAll() { cache_.Clear(); }
-  size_t cached() const { return cache_.size(); }
 
   static std::string RecordKey(std::string_view task_id);
   static std::string IndexKey(int64_t expires_at, std::string_view task_id);

@@ -2,7 +2,7 @@
 // services as taskcred::logical::Storage / SystemView.
 //
 // One pair is built per backend instance over that instance's brokered
-// channel (no deadline, for background work); WithDeadline() returns cheap
+// channel (no deadline, for background work); BoundTo() returns cheap
 // copies bound to a request's deadline. In-band `err` strings become
 // kInternal, transport failures kUnavailable, deadline expiry
 // kDeadlineExceeded, each naming the operation. Thread-safe.
@@ -32,10 +32,7 @@ class GrpcStorage : public taskcred::logical::Storage {
   explicit GrpcStorage(const std::shared_ptr<grpc::Channel>& channel)
       : stub_(::pb::Storage::NewStub(channel)) {}
 
-  std::shared_ptr<GrpcStorage> WithDeadline(Deadline deadline) const {
-    return std::make_shared<GrpcStorage>(stub_, deadline);
-  }
-  // The same, by value (one request's view, on its stack).
+  // A view bound to one request's deadline (kept on the request's stack).
   GrpcStorage BoundTo(Deadline deadline) const { return GrpcStorage(stub_, deadline); }
 
   common::Result<std::vector<std::string>> List(std::string_view prefix) override;
@@ -55,9 +52,6 @@ class GrpcSystemView : public taskcred::logical::SystemView {
   explicit GrpcSystemView(const std::shared_ptr<grpc::Channel>& channel)
       : stub_(::pb::SystemView::NewStub(channel)) {}
 
-  std::shared_ptr<GrpcSystemView> WithDeadline(Deadline deadline) const {
-    return std::make_shared<GrpcSystemView>(stub_, deadline);
-  }
   GrpcSystemView BoundTo(Deadline deadline) const { return GrpcSystemView(stub_, deadline); }
 
   common::Result<std::chrono::seconds> DefaultLeaseTTL() override;

@@ -58,20 +58,15 @@ void EventLoop::Run() {
 void EventLoop::Shutdown() { cq_->Shutdown(); }
 
 void EventLoop::Spawn(std::function<void()> body) {
-  ++live_fibers_;
   Resume(new fiber::Fiber(this, std::move(body)));
 }
 
 void EventLoop::Post(std::function<void()> body) {
-  ++live_fibers_;
   Schedule(new fiber::Fiber(this, std::move(body)));
 }
 
 void EventLoop::Resume(fiber::Fiber* f) {
-  if (f->Resume()) {
-    delete f;
-    --live_fibers_;
-  }
+  if (f->Resume()) delete f;
 }
 
 void EventLoop::Schedule(fiber::Fiber* f) {

@@ -11,7 +11,6 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -61,9 +60,6 @@ class EventLoop final : public fiber::Executor {
   // True on a fiber of a loop: brokered calls may suspend.
   static bool OnLoopFiber() { return Current() != nullptr && fiber::Current() != nullptr; }
 
-  // Fibers alive on this loop (for tests and the bench).
-  size_t live_fibers() const { return live_fibers_.load(std::memory_order_relaxed); }
-
  private:
   class Wake final : public Completion {
    public:
@@ -77,7 +73,6 @@ class EventLoop final : public fiber::Executor {
 
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::deque<fiber::Fiber*> ready_;  // scheduled from this thread
-  std::atomic<size_t> live_fibers_{0};
   // Scheduled from other threads; `wake_` (an alarm due at once) tells the loop.
   std::mutex remote_mu_;
   std::vector<fiber::Fiber*> remote_;

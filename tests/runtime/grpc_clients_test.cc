@@ -122,8 +122,8 @@ TEST_F(GrpcClientsTest, StorageGet) {
 }
 
 TEST_F(GrpcClientsTest, StorageDeadline) {
-  auto s = GrpcStorage(channel_).WithDeadline(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
-  auto slow = s->Get("slow");
+  auto s = GrpcStorage(channel_).BoundTo(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  auto slow = s.Get("slow");
   EXPECT_EQ(slow.status().kind(), ErrorKind::kDeadlineExceeded);
   EXPECT_NE(slow.status().message().find("storage get"), std::string::npos);
 }
@@ -166,9 +166,9 @@ TEST_F(GrpcClientsTest, LeaseTTLsNamesTheFailedQuestion) {
 
 TEST_F(GrpcClientsTest, LeaseTTLsHonoursTheDeadline) {
   system_view_.slow = true;
-  auto sv = GrpcSystemView(channel_).WithDeadline(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  auto sv = GrpcSystemView(channel_).BoundTo(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   auto start = std::chrono::steady_clock::now();
-  auto ttls = sv->LeaseTTLs();
+  auto ttls = sv.LeaseTTLs();
   ASSERT_FALSE(ttls.ok());
   EXPECT_EQ(ttls.status().kind(), ErrorKind::kDeadlineExceeded);
   EXPECT_NE(ttls.status().message().find("lease TTL"), std::string::npos);
@@ -178,7 +178,7 @@ TEST_F(GrpcClientsTest, LeaseTTLsHonoursTheDeadline) {
 TEST(GrpcClientsUnreachableTest, HostGoneIsUnavailable) {
   auto ch = grpc::CreateChannel("unix:/nonexistent/taskcred-broker", grpc::InsecureChannelCredentials());
   GrpcStorage s(ch);
-  auto r = s.WithDeadline(std::chrono::system_clock::now() + std::chrono::seconds(5))->List("");
+  auto r = s.BoundTo(std::chrono::system_clock::now() + std::chrono::seconds(5)).List("");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kUnavailable);
   EXPECT_NE(r.status().message().find("storage list"), std::string::npos);
