@@ -335,7 +335,7 @@ void PrintStats(const std::string& name, const Stats& s) {
 }
 
 // Preloads `n` task records (JWT, role "jwt") straight into the harness
-// storage in the engine's record format, with their expiry index entries.
+// storage in the engine's record format and layout (tasks/<hour>/<id>).
 void Preload(Mount& m, int64_t n, int64_t expires_at) {
   namespace eng = taskcred::engine;
   eng::TaskRecord r;
@@ -353,8 +353,7 @@ void Preload(Mount& m, int64_t n, int64_t expires_at) {
   auto grants = taskcred::grants::ParseGrants(json::array({"read kv://db1/backup-user"}));
   if (grants.ok()) r.grants = *grants;
   for (int64_t i = 0; i < n; ++i) {
-    r.task_id = crypto::NewUuid();
-    m.storage().Put(eng::TaskStore::IndexKey(r.expires_at, r.task_id), {"", false});
+    r.task_id = eng::NewTaskId(r.Horizon());
     m.storage().Put(eng::TaskStore::RecordKey(r.task_id), {r.ToJson().dump(), false});
   }
 }

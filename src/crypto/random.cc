@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "crypto/encoding.h"
 
@@ -27,13 +28,25 @@ std::string RandomBytes(size_t n) {
 
 std::string RandomToken(size_t n_bytes) { return Base64UrlEncode(RandomBytes(n_bytes)); }
 
-std::string NewUuid() {
-  std::string b = RandomBytes(16);
-  b[6] = static_cast<char>((static_cast<unsigned char>(b[6]) & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<char>((static_cast<unsigned char>(b[8]) & 0x3f) | 0x80);  // RFC 4122 variant
+namespace {
+
+// Sets the version nibble and the RFC 4122 variant bits, then formats.
+std::string FormatUuid(std::string b, unsigned version) {
+  b[6] = static_cast<char>((static_cast<unsigned char>(b[6]) & 0x0f) | (version << 4));
+  b[8] = static_cast<char>((static_cast<unsigned char>(b[8]) & 0x3f) | 0x80);
   std::string hex = HexEncode(b);
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
          hex.substr(20);
+}
+
+}  // namespace
+
+std::string NewUuid() { return FormatUuid(RandomBytes(16), 4); }
+
+std::string NewUuidV8(uint32_t prefix) {
+  std::string b = RandomBytes(16);
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((prefix >> (24 - 8 * i)) & 0xff);
+  return FormatUuid(std::move(b), 8);
 }
 
 }  // namespace taskcred::crypto

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,11 @@ std::string RandomBytes(size_t n);
 std::string RandomToken(size_t n_bytes);
 // RFC 4122 version 4 UUID, lowercase, "xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx".
 std::string NewUuid();
+// RFC 9562 version 8 UUID whose first 32 bits are `prefix` (big-endian, so
+// the text begins with its 8 hex digits) and whose other 90 free bits are
+// random: "pppppppp-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx". Ids minted for one
+// prefix sort together and the prefix can be read back from the text.
+std::string NewUuidV8(uint32_t prefix);
 // True iff `s` is a UUID in canonical lowercase text form
 // (8-4-4-4-12 lowercase hex digits), any version: what NewUuid returns.
 bool IsUuid(std::string_view s);

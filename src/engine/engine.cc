@@ -42,7 +42,8 @@ void Services::Invalidate(std::string_view key) {
   } else if (key.substr(0, kRolePrefix.size()) == kRolePrefix) {
     roles.Invalidate(key.substr(kRolePrefix.size()));
   } else if (key.substr(0, kTaskPrefix.size()) == kTaskPrefix) {
-    tasks.Invalidate(key.substr(kTaskPrefix.size()));
+    // tasks/<hour>/<task_id> or a legacy tasks/<task_id>: the id is the last part.
+    tasks.Invalidate(key.substr(key.rfind('/') + 1));
   }
 }
 

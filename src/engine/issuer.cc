@@ -53,19 +53,6 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   TimePoint now_tp = clock_();
   int64_t now = UnixSeconds(now_tp);
 
-  RenderContext ctx;
-  ctx.role = input.role_name;
-  ctx.task = role->task;
-  ctx.task_id = crypto::NewUuid();
-  ctx.instance = input.instance;
-  ctx.entity_id = input.entity_id;
-  ctx.values = std::move(values);
-  ctx.regexes = role->parameters;
-  if (!input.entity_id.empty() && NeedsEntityInfo(role->grants)) {
-    TC_ASSIGN_OR_RETURN(ctx.entity, system_view.EntityInfo(input.entity_id));
-  }
-  TC_ASSIGN_OR_RETURN(std::vector<grants::Grant> rendered, RenderGrants(role->grants, ctx));
-
   // TTL: role ttl (or mount default), capped by role max_ttl, mount max and,
   // for JWTs, verification_ttl.
   bool is_jwt = role->credential_type == kCredentialTypeJwt;
@@ -97,6 +84,23 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   if (max_ttl > 0) ttl = std::min(ttl, max_ttl);
   if (ttl <= 0) return Status::Internal("computed credential TTL is not positive");
 
+  RenderContext ctx;
+  ctx.role = input.role_name;
+  ctx.task = role->task;
+  // The id names the record's storage hour, so it follows the TTL
+  // (TaskStore::Create; docs/engine.md, "Storage layout").
+  int64_t expires_at = now + ttl;
+  int64_t max_ttl_at = now + (max_ttl > 0 ? max_ttl : ttl);
+  ctx.task_id = NewTaskId(role->renewable ? std::max(expires_at, max_ttl_at) : expires_at);
+  ctx.instance = input.instance;
+  ctx.entity_id = input.entity_id;
+  ctx.values = std::move(values);
+  ctx.regexes = role->parameters;
+  if (!input.entity_id.empty() && NeedsEntityInfo(role->grants)) {
+    TC_ASSIGN_OR_RETURN(ctx.entity, system_view.EntityInfo(input.entity_id));
+  }
+  TC_ASSIGN_OR_RETURN(std::vector<grants::Grant> rendered, RenderGrants(role->grants, ctx));
+
   Issued out;
   out.warnings = ttl_out.warnings;
   out.ttl = ttl;
@@ -119,8 +123,8 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   }
   r.credential_type = role->credential_type;
   r.issued_at = now;
-  r.expires_at = now + ttl;
-  r.max_ttl_at = now + (max_ttl > 0 ? max_ttl : ttl);
+  r.expires_at = expires_at;
+  r.max_ttl_at = max_ttl_at;
   r.ttl = ttl;
   r.renewable = role->renewable;
   r.max_uses = role->max_uses;

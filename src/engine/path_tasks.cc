@@ -30,8 +30,8 @@ class TaskHandlers {
 
   // Live runs (or every stored run with include_ended), with key_info.
   HandlerResult List(Request& req, const FieldData& d) {
-    TC_ASSIGN_OR_RETURN(std::vector<std::string> ids,
-                        framework::ListPageFromFields(*req.storage, kTaskPrefix, d));
+    TC_ASSIGN_OR_RETURN(framework::ListPaging paging, framework::ListPagingFromFields(d));
+    TC_ASSIGN_OR_RETURN(std::vector<std::string> ids, s_->tasks.ListPage(*req.storage, paging.after, paging.limit));
     TC_ASSIGN_OR_RETURN(bool include_ended, d.GetBool(kFieldIncludeEnded));
     int64_t now = UnixSeconds(s_->clock());
     std::vector<std::string> keys;

@@ -12,8 +12,9 @@ constexpr std::string_view kTidySynopsis = "Remove records of finished task runs
 constexpr std::string_view kTidyDescription = R"(
 Deletes task records whose expiry is more than one hour (the safety margin) in
 the past, whether they expired, were revoked or released, and prunes retired
-signing keys past verification_ttl. Visits only expiry-index buckets that are
-entirely past, so its cost follows what it removes. The periodic hook does the
+signing keys past verification_ttl. Visits only the storage hours (and legacy
+expiry-index buckets) that are entirely past, so its cost follows what it
+removes. The periodic hook does the
 same about once a minute. Returns the counts.
 )";
 

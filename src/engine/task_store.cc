@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <utility>
 
+#include "crypto/random.h"
 #include "engine/clock.h"
 #include "engine/json_util.h"
 #include "engine/storage_keys.h"
@@ -101,8 +103,49 @@ bool IsValidTaskId(std::string_view id) {
   return true;
 }
 
+namespace {
+
+constexpr size_t kHourDigits = 8;
+
+// A version-8 id names its storage hour in its first 8 hex digits.
+bool IsHourKeyed(std::string_view task_id) { return task_id.size() == 36 && task_id[14] == '8'; }
+
+// The hour a version-8 id names (hours since the epoch).
+int64_t HourOf(std::string_view task_id) {
+  uint32_t hour = 0;
+  std::from_chars(task_id.data(), task_id.data() + kHourDigits, hour, 16);
+  return hour;
+}
+
+// "0007a3b2/" as List("tasks/") names an hour folder; -1 for anything else.
+int64_t HourFolder(std::string_view entry) {
+  if (entry.size() != kHourDigits + 1 || entry.back() != '/') return -1;
+  uint32_t hour = 0;
+  auto [ptr, ec] = std::from_chars(entry.data(), entry.data() + kHourDigits, hour, 16);
+  if (ec != std::errc() || ptr != entry.data() + kHourDigits) return -1;
+  for (char c : entry.substr(0, kHourDigits)) {
+    if (c >= 'A' && c <= 'F') return -1;  // only the lowercase names we write
+  }
+  return hour;
+}
+
+// True if the record may live in the hour its id names.
+bool FitsItsHour(const TaskRecord& record) {
+  return record.Horizon() < (HourOf(record.task_id) + 1) * kExpiryBucketSeconds;
+}
+
+}  // namespace
+
+std::string NewTaskId(int64_t horizon) {
+  int64_t hour = std::max<int64_t>(0, horizon) / kExpiryBucketSeconds;
+  return crypto::NewUuidV8(static_cast<uint32_t>(std::min<int64_t>(hour, UINT32_MAX)));
+}
+
 std::string TaskStore::RecordKey(std::string_view task_id) {
-  return std::string(kTaskPrefix) + std::string(task_id);
+  std::string key(kTaskPrefix);
+  if (IsHourKeyed(task_id)) key.append(task_id.substr(0, kHourDigits)).push_back('/');
+  key.append(task_id);
+  return key;
 }
 
 namespace {
@@ -157,7 +200,11 @@ Result<std::optional<TaskRecord>> TaskStore::Get(logical::Storage& storage, std:
 
 Status TaskStore::Create(logical::Storage& storage, const TaskRecord& record) {
   if (!IsValidTaskId(record.task_id)) return Status::Internal("invalid task id");
-  TC_RETURN_IF_ERROR(storage.Put({IndexKey(record.expires_at, record.task_id), "", false}));
+  if (IsHourKeyed(record.task_id)) {
+    if (!FitsItsHour(record)) return Status::Internal("task id does not name the record's horizon hour");
+  } else {
+    TC_RETURN_IF_ERROR(storage.Put({IndexKey(record.expires_at, record.task_id), "", false}));
+  }
   TC_RETURN_IF_ERROR(storage.Put({RecordKey(record.task_id), DumpJson(record.ToJson()), false}));
   cache_.Put(record.task_id, std::make_shared<const TaskRecord>(record));
   return Status::Ok();
@@ -179,9 +226,12 @@ Status TaskStore::Mutate(logical::Storage& storage, std::string_view task_id, co
   int64_t old_expiry = record ? record->expires_at : 0;
   TC_ASSIGN_OR_RETURN(bool write, fn(record));
   if (!write || !record) return Status::Ok();
+  if (record->task_id != task_id) return Status::Internal("a task record's id cannot change");
   Status written = Status::Ok();
-  if (record->expires_at != old_expiry &&
-      IndexKey(record->expires_at, record->task_id) != IndexKey(old_expiry, record->task_id)) {
+  if (IsHourKeyed(task_id)) {
+    if (!FitsItsHour(*record)) return Status::Internal("task record would outlive its storage hour");
+  } else if (record->expires_at != old_expiry &&
+             IndexKey(record->expires_at, record->task_id) != IndexKey(old_expiry, record->task_id)) {
     written = storage.Put({IndexKey(record->expires_at, record->task_id), "", false});
   }
   if (written.ok()) written = storage.Put({RecordKey(record->task_id), DumpJson(record->ToJson()), false});
@@ -194,12 +244,80 @@ Status TaskStore::Mutate(logical::Storage& storage, std::string_view task_id, co
   return Status::Ok();
 }
 
-Result<std::vector<std::string>> TaskStore::List(logical::Storage& storage) {
-  return storage.List(kTaskPrefix);
+Result<std::vector<std::string>> TaskStore::ListPage(logical::Storage& storage, std::string_view after,
+                                                     int limit) {
+  TC_ASSIGN_OR_RETURN(std::vector<std::string> top, storage.List(kTaskPrefix));
+  std::vector<std::string> ids;
+  std::vector<std::string> hours;
+  for (std::string& entry : top) {
+    if (HourFolder(entry) >= 0) {
+      hours.push_back(std::move(entry));
+    } else if (IsValidTaskId(entry) && entry > after) {
+      ids.push_back(std::move(entry));  // a version-4 record
+    }
+  }
+  std::sort(hours.begin(), hours.end());
+  // An hour's ids begin with its digits: hours before `after`'s hold no id
+  // after it, and hours are visited in id order until `limit` ids are found.
+  std::string_view after_hour = after.substr(0, std::min(after.size(), kHourDigits));
+  size_t hour_keyed = 0;
+  for (const std::string& hour : hours) {
+    if (std::string_view(hour).substr(0, kHourDigits) < after_hour) continue;
+    if (limit > 0 && hour_keyed >= static_cast<size_t>(limit)) break;
+    TC_ASSIGN_OR_RETURN(std::vector<std::string> in_hour,
+                        storage.ListPage(std::string(kTaskPrefix) + hour, after, limit));
+    for (std::string& id : in_hour) {
+      if (!IsValidTaskId(id) || id <= after) continue;
+      ids.push_back(std::move(id));
+      ++hour_keyed;
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  if (limit > 0 && ids.size() > static_cast<size_t>(limit)) ids.resize(static_cast<size_t>(limit));
+  return ids;
 }
 
 Result<TidyCounts> TaskStore::Tidy(logical::Storage& storage, int64_t now, int64_t margin) {
   TidyCounts counts;
+  TC_ASSIGN_OR_RETURN(std::vector<std::string> top, storage.List(kTaskPrefix));
+  TC_RETURN_IF_ERROR(TidyHours(storage, top, now, margin, counts));
+  TC_RETURN_IF_ERROR(TidyLegacy(storage, now, margin, counts));
+  return counts;
+}
+
+Status TaskStore::DeleteIfPast(logical::Storage& storage, const std::string& task_id, int64_t now, int64_t margin,
+                               TidyCounts& counts) {
+  std::lock_guard lock(StripeFor(task_id));
+  TC_ASSIGN_OR_RETURN(RecordPtr record, Load(storage, task_id));  // (the stripe lock is held)
+  if (record && record->expires_at + margin <= now) {
+    cache_.Erase(task_id);
+    TC_RETURN_IF_ERROR(storage.Delete(RecordKey(task_id)));
+    ++counts.tasks_deleted;
+  }
+  return Status::Ok();
+}
+
+Status TaskStore::TidyHours(logical::Storage& storage, const std::vector<std::string>& top, int64_t now,
+                            int64_t margin, TidyCounts& counts) {
+  std::vector<std::pair<int64_t, std::string>> hours;
+  for (const std::string& entry : top) {
+    if (int64_t hour = HourFolder(entry); hour >= 0) hours.emplace_back(hour, entry);
+  }
+  std::sort(hours.begin(), hours.end());
+  for (const auto& [hour, name] : hours) {
+    // Every record in the hour has its horizon before the hour's end.
+    if ((hour + 1) * kExpiryBucketSeconds + margin > now) break;  // sorted: every later hour is newer
+    ++counts.buckets_scanned;
+    TC_ASSIGN_OR_RETURN(std::vector<std::string> ids, storage.List(std::string(kTaskPrefix) + name));
+    for (const std::string& id : ids) {
+      if (!IsValidTaskId(id)) continue;
+      TC_RETURN_IF_ERROR(DeleteIfPast(storage, id, now, margin, counts));
+    }
+  }
+  return Status::Ok();
+}
+
+Status TaskStore::TidyLegacy(logical::Storage& storage, int64_t now, int64_t margin, TidyCounts& counts) {
   TC_ASSIGN_OR_RETURN(std::vector<std::string> buckets, storage.List(kExpiryPrefix));
   std::sort(buckets.begin(), buckets.end());
   for (const std::string& name : buckets) {
@@ -213,19 +331,13 @@ Result<TidyCounts> TaskStore::Tidy(logical::Storage& storage, int64_t now, int64
     std::string prefix = std::string(kExpiryPrefix) + name;
     TC_ASSIGN_OR_RETURN(std::vector<std::string> ids, storage.List(prefix));
     for (const std::string& id : ids) {
-      std::lock_guard lock(StripeFor(id));
-      TC_ASSIGN_OR_RETURN(RecordPtr record, Load(storage, id));  // (the stripe lock is held)
-      if (record && record->expires_at + margin <= now) {
-        cache_.Erase(id);
-        TC_RETURN_IF_ERROR(storage.Delete(RecordKey(id)));
-        ++counts.tasks_deleted;
-      }
+      TC_RETURN_IF_ERROR(DeleteIfPast(storage, id, now, margin, counts));
       // Either deleted, absent, or renewed into a later bucket (indexed there).
       TC_RETURN_IF_ERROR(storage.Delete(prefix + id));
       ++counts.index_entries_deleted;
     }
   }
-  return counts;
+  return Status::Ok();
 }
 
 }  // namespace taskcred::engine

@@ -1,7 +1,12 @@
 // TaskRecord and TaskStore: one record per issued credential at
-// tasks/<task_id>, plus an expiry index expiry/<bucket>/<task_id> so tidy
-// visits only buckets that are entirely past (expiry + safety margin): its
-// cost is proportional to what it removes, not to all records.
+// tasks/<hour>/<task_id>, where <hour> is the record's horizon hour (the
+// latest its lease can end) and also the first 8 hex digits of its task id
+// (a version-8 UUID), so an issuance is one storage write and tidy visits
+// only hours that are entirely past (plus a safety margin): its cost is
+// proportional to what it removes, not to all records. Records of version-4
+// ids (written before this layout) stay at tasks/<task_id> with an expiry
+// marker expiry/<bucket>/<task_id>, and are read, changed and tidied as
+// before (storage_keys.h).
 //
 // Use counting, revocation, release and renewal are read-modify-write
 // sequences. Mutate() runs them under a per-process mutex chosen by task_id
@@ -16,6 +21,7 @@
 // InvalidateKey (another node wrote the record).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -64,6 +70,9 @@ struct TaskRecord {
   static common::Result<TaskRecord> FromJson(const nlohmann::json& j);
 
   bool Spent() const { return max_uses > 0 && uses >= max_uses; }
+  // The latest the task's lease can end: expires_at, or max_ttl_at when
+  // renewable (a renewal never passes it). Fixes the record's storage hour.
+  int64_t Horizon() const { return renewable ? std::max(expires_at, max_ttl_at) : expires_at; }
   // Not revoked, released, spent or expired at `now`.
   bool IsActive(int64_t now) const { return !revoked && !released && !Spent() && now < expires_at; }
   // Operator view (tasks/<id>): no token hash.
@@ -72,6 +81,10 @@ struct TaskRecord {
 
 // True for a lowercase RFC 4122 UUID string (the only task ids we mint).
 bool IsValidTaskId(std::string_view id);
+
+// A fresh task id for a record whose Horizon() is `horizon`: a version-8
+// UUID beginning with the horizon hour (hours since the epoch, 8 hex digits).
+std::string NewTaskId(int64_t horizon);
 
 struct TidyCounts {
   int64_t buckets_scanned = 0;
@@ -91,20 +104,27 @@ class TaskStore {
   common::Result<RecordPtr> GetShared(logical::Storage& storage, std::string_view task_id);
   // The same, as a copy.
   common::Result<std::optional<TaskRecord>> Get(logical::Storage& storage, std::string_view task_id);
-  // Writes the expiry index entry, then the record.
+  // Writes the record (one Put). The record's Horizon() must fall within the
+  // hour its task id names (NewTaskId). A version-4 id also gets its expiry
+  // marker, written first.
   common::Status Create(logical::Storage& storage, const TaskRecord& record);
 
   // Runs `fn` on the current record (std::nullopt if absent) under the
-  // task's stripe lock. If `fn` returns true the record is written back (and
-  // indexed under its new expiry if that changed). Returns fn's status.
+  // task's stripe lock. If `fn` returns true the record is written back (a
+  // version-4 record is also indexed under its new expiry if that changed;
+  // a record that would outlive its storage hour is refused). Returns fn's
+  // status.
   using Mutation = std::function<common::Result<bool>(std::optional<TaskRecord>&)>;
   common::Status Mutate(logical::Storage& storage, std::string_view task_id, const Mutation& fn);
 
-  // Task ids stored (not yet tidied).
-  common::Result<std::vector<std::string>> List(logical::Storage& storage);
+  // Task ids stored (not yet tidied), sorted, those after `after` (when not
+  // empty), at most `limit` of them (0 = all). Lists the hours that can hold
+  // such ids, not every hour.
+  common::Result<std::vector<std::string>> ListPage(logical::Storage& storage, std::string_view after = {},
+                                                    int limit = 0);
 
-  // Deletes records whose expires_at + margin <= now, visiting only expiry
-  // buckets that end at or before now - margin.
+  // Deletes records whose expires_at + margin <= now, visiting only storage
+  // hours and legacy expiry buckets that end at or before now - margin.
   common::Result<TidyCounts> Tidy(logical::Storage& storage, int64_t now, int64_t margin = kTidySafetyMargin);
 
   // Forgets the cached copy of a task (its record changed elsewhere), or all.
@@ -112,6 +132,7 @@ class TaskStore {
   void InvalidateAll() { cache_.Clear(); }
 
   static std::string RecordKey(std::string_view task_id);
+  // The legacy expiry marker of a version-4 task id.
   static std::string IndexKey(int64_t expires_at, std::string_view task_id);
 
  private:
@@ -120,6 +141,12 @@ class TaskStore {
   std::array<fiber::Mutex, 64> stripes_;
   // Storage read of a record, no cache.
   common::Result<RecordPtr> Load(logical::Storage& storage, std::string_view task_id);
+  // Tidy's step for one task: deletes its record if past expiry + margin.
+  common::Status DeleteIfPast(logical::Storage& storage, const std::string& task_id, int64_t now, int64_t margin,
+                              TidyCounts& counts);
+  common::Status TidyHours(logical::Storage& storage, const std::vector<std::string>& top, int64_t now,
+                           int64_t margin, TidyCounts& counts);
+  common::Status TidyLegacy(logical::Storage& storage, int64_t now, int64_t margin, TidyCounts& counts);
   LruCache<RecordPtr> cache_;
 };
 

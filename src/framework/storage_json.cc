@@ -33,19 +33,24 @@ FieldSchema ListLimitField() {
           .query = true};
 }
 
-Result<std::vector<std::string>> ListPageFromFields(logical::Storage& storage, std::string_view prefix,
-                                                    const FieldData& data) {
-  std::string after;
+Result<ListPaging> ListPagingFromFields(const FieldData& data) {
+  ListPaging paging;
   int64_t limit = 0;
   if (data.Find(kListAfterField) != nullptr) {
-    TC_ASSIGN_OR_RETURN(after, data.GetString(kListAfterField));
+    TC_ASSIGN_OR_RETURN(paging.after, data.GetString(kListAfterField));
   }
   if (data.Find(kListLimitField) != nullptr) {
     TC_ASSIGN_OR_RETURN(limit, data.GetInt(kListLimitField));
   }
   if (limit < 0) return Status::InvalidArgument("field \"limit\": must be zero or positive");
-  if (limit > std::numeric_limits<int>::max()) limit = std::numeric_limits<int>::max();
-  return storage.ListPage(prefix, after, static_cast<int>(limit));
+  paging.limit = static_cast<int>(std::min<int64_t>(limit, std::numeric_limits<int>::max()));
+  return paging;
+}
+
+Result<std::vector<std::string>> ListPageFromFields(logical::Storage& storage, std::string_view prefix,
+                                                    const FieldData& data) {
+  TC_ASSIGN_OR_RETURN(ListPaging paging, ListPagingFromFields(data));
+  return storage.ListPage(prefix, paging.after, paging.limit);
 }
 
 }  // namespace taskcred::framework

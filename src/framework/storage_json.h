@@ -67,8 +67,14 @@ inline constexpr std::string_view kListAfterField = "after";
 inline constexpr std::string_view kListLimitField = "limit";
 FieldSchema ListAfterField();
 FieldSchema ListLimitField();
-// ListPage with "after"/"limit" from `data` (declared via the fields above;
-// undeclared ones count as absent). InvalidArgument on a negative limit.
+// "after"/"limit" from `data` (declared via the fields above; undeclared
+// ones count as absent). InvalidArgument on a negative limit.
+struct ListPaging {
+  std::string after;
+  int limit = 0;  // 0 = all
+};
+common::Result<ListPaging> ListPagingFromFields(const FieldData& data);
+// ListPage with ListPagingFromFields(data).
 common::Result<std::vector<std::string>> ListPageFromFields(logical::Storage& storage,
                                                             std::string_view prefix, const FieldData& data);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 #include <set>
 #include <string>
@@ -153,6 +154,22 @@ TEST(CryptoRandom, BytesTokensAndUuids) {
     ids.insert(id);
   }
   EXPECT_EQ(ids.size(), 100u);
+
+  // Version 8: the prefix is the first 8 hex digits, the rest random.
+  for (uint32_t prefix : {0u, 0x0007a3b2u, 0xffffffffu}) {
+    char want[9];
+    std::snprintf(want, sizeof(want), "%08x", prefix);
+    std::set<std::string> v8;
+    for (int i = 0; i < 50; ++i) {
+      std::string id = NewUuidV8(prefix);
+      EXPECT_TRUE(IsUuid(id)) << id;
+      EXPECT_EQ(id.substr(0, 8), want) << id;
+      EXPECT_EQ(id[14], '8') << id;
+      EXPECT_NE(std::string_view("89ab").find(id[19]), std::string_view::npos) << id;
+      v8.insert(id);
+    }
+    EXPECT_EQ(v8.size(), 50u);
+  }
 
   EXPECT_TRUE(IsUuid("00000000-0000-0000-0000-000000000000"));
   for (const char* bad : {"", "0000000-0000-0000-0000-0000000000000", "00000000-0000-0000-0000-00000000000G",

@@ -3,6 +3,7 @@
 
 #include "crypto/jwt.h"
 #include "grants/grant.h"
+#include "harness/task_layout.h"
 #include "test_util.h"
 
 namespace taskcred::test {
@@ -98,7 +99,7 @@ TEST(CredsTest, OpaqueCredentialIsStoredOnlyAsAHash) {
   EXPECT_GE(token.size(), std::string("tcop_").size() + 36 + 1 + 43);  // 32 random bytes, base64url
   // The random part: everything after tcop_<task_id>_ (it may itself hold '_').
   std::string secret_part = token.substr(("tcop_" + d["task_id"].get<std::string>() + "_").size());
-  for (const std::string& key : {"tasks/" + d["task_id"].get<std::string>()}) {
+  for (const std::string& key : {TaskRecordKey(d["task_id"])}) {
     auto entry = h.storage().Get(key);
     ASSERT_TRUE(entry.ok() && entry->has_value());
     EXPECT_EQ((*entry)->value.find(secret_part), std::string::npos);

@@ -8,6 +8,7 @@
 #include "crypto/jwt.h"
 #include "crypto/random.h"
 #include "crypto/signing_key.h"
+#include "harness/task_layout.h"
 #include "test_util.h"
 
 namespace taskcred::test {
@@ -113,13 +114,13 @@ TEST(IntrospectRoundTrips, InvalidateKeyDropsTheCachedRecord) {
   EXPECT_EQ(h.Introspect(token)["active"], true);
   // Another node (this one is a performance standby) spends a use: the
   // record changes in storage and Vault sends InvalidateKey.
-  auto stored = storage->Get("tasks/" + id);
+  auto stored = storage->Get(TaskRecordKey(id));
   ASSERT_TRUE(stored.ok() && stored->has_value());
   json record = json::parse((*stored)->value);
   record["uses"] = 4;
-  ASSERT_TRUE(storage->Put({"tasks/" + id, record.dump(), false}).ok());
+  ASSERT_TRUE(storage->Put({TaskRecordKey(id), record.dump(), false}).ok());
   EXPECT_EQ(h.Introspect(token)["uses_remaining"], 5);  // the cached copy, until told
-  h.backend().InvalidateKey("tasks/" + id);
+  h.backend().InvalidateKey(TaskRecordKey(id));
   storage->gets = 0;
   EXPECT_EQ(h.Introspect(token)["uses_remaining"], 1);
   EXPECT_EQ(storage->gets.load(), 1);
@@ -280,8 +281,8 @@ TEST_F(IntrospectTest, DeletedRecordIsInactive) {
   json d = Issue(h_, "creds/jwt").data;
   EXPECT_EQ(h_.Introspect(d["credential"])["active"], true);
   // Deleted elsewhere (another node's tidy): Vault sends InvalidateKey.
-  ASSERT_TRUE(h_.storage().Delete("tasks/" + d["task_id"].get<std::string>()).ok());
-  h_.backend().InvalidateKey("tasks/" + d["task_id"].get<std::string>());
+  ASSERT_TRUE(h_.storage().Delete(TaskRecordKey(d["task_id"])).ok());
+  h_.backend().InvalidateKey(TaskRecordKey(d["task_id"]));
   EXPECT_EQ(h_.Introspect(d["credential"]), kInactive);
 }
 

@@ -3,6 +3,7 @@
 // credential, a revoke error Vault retries), and a new Setup over the same
 // storage recovers with every earlier credential intact.
 #include "fault_fixture.h"
+#include "harness/task_layout.h"
 
 namespace taskcred::test {
 namespace {
@@ -51,7 +52,7 @@ TEST_F(BrokerFaultTest, BrokerLossIsAClearErrorAndANewSetupRecovers) {
   // A known task is answered from the plugin's cache without storage (checked
   // below); forget two, so their introspection needs the (lost) storage.
   for (const RequestResult* r : {&jwt, &opaque}) {
-    ASSERT_TRUE(m.InvalidateKey("tasks/" + r->data["task_id"].get<std::string>()).ok());
+    ASSERT_TRUE(m.InvalidateKey(TaskRecordKey(r->data["task_id"])).ok());
   }
 
   (*broker)->Stop();  // the channel drops

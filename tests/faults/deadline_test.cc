@@ -2,6 +2,7 @@
 // deadline with an error (never a hang, never a credential), the plugin hands
 // the deadline on to its storage calls, and it keeps serving afterwards.
 #include "fault_fixture.h"
+#include "harness/task_layout.h"
 
 namespace taskcred::test {
 namespace {
@@ -22,7 +23,7 @@ TEST_F(DeadlineTest, SlowStorageEndsNearTheDeadline) {
   const StorageImage before = Image();
 
   // Not cached: the introspection below must read the record.
-  ASSERT_TRUE(m->InvalidateKey("tasks/" + jwt.data["task_id"].get<std::string>()).ok());
+  ASSERT_TRUE(m->InvalidateKey(TaskRecordKey(jwt.data["task_id"])).ok());
   storage().SetDelay(milliseconds(1500));
   struct Probe {
     std::string name, op, path;
@@ -61,8 +62,8 @@ TEST_F(DeadlineTest, SlowStorageEndsNearTheDeadline) {
   EXPECT_TRUE(health.ok() && health.reply == 1) << health.status.error_message();
   // Nothing the timed-out requests wrote can be mistaken for a credential:
   // the earlier one is intact, and new requests succeed at once.
-  EXPECT_EQ(Image().at("tasks/" + jwt.data["task_id"].get<std::string>()),
-            before.at("tasks/" + jwt.data["task_id"].get<std::string>()));
+  EXPECT_EQ(Image().at(TaskRecordKey(jwt.data["task_id"])),
+            before.at(TaskRecordKey(jwt.data["task_id"])));
   auto start = steady_clock::now();
   EXPECT_EQ(Introspect(*m, jwt.data["credential"]).value("active", false), true);
   RequestResult fresh = Issue(*m, "creds/backup", {{"snapshot_id", "3"}});

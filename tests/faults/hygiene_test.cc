@@ -6,6 +6,7 @@
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
 #include "fault_fixture.h"
+#include "harness/task_layout.h"
 
 namespace taskcred::test {
 namespace {
@@ -38,7 +39,7 @@ TEST_F(HygieneTest, OpaqueTokensAreStoredOnlyAsHashes) {
   for (const RequestResult& r : issued) {
     const std::string token = r.data["credential"];
     ASSERT_EQ(token.rfind("tcop_", 0), 0u) << token;
-    const std::string key = "tasks/" + r.data["task_id"].get<std::string>();
+    const std::string key = TaskRecordKey(r.data["task_id"]);
     ASSERT_TRUE(image.count(key)) << key;
     json record = json::parse(image[key], nullptr, false);
     EXPECT_EQ(record.value("token_hash", ""), crypto::Sha256Hex(token)) << "the record does not hold the hash";

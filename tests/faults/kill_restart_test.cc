@@ -5,6 +5,7 @@
 #include <future>
 
 #include "fault_fixture.h"
+#include "harness/task_layout.h"
 
 namespace taskcred::test {
 namespace {
@@ -59,20 +60,18 @@ class KillRestartTest : public FaultTest {
   void ExpectSurvived(Mount& m, const Before& b) {
     StorageImage now = Image();
     for (const RequestResult* r : {&b.active_jwt, &b.active_opaque, &b.revoked}) {
-      std::string key = "tasks/" + r->data.value("task_id", std::string());
+      std::string key = TaskRecordKey(r->data.value("task_id", std::string()));
       EXPECT_EQ(now[key], b.image.at(key)) << key << " changed or was lost";
     }
     EXPECT_EQ(now["keys/ring"], b.image.at("keys/ring")) << "the key ring changed";
     EXPECT_EQ(Introspect(m, b.active_jwt.data["credential"]).value("active", false), true);
     EXPECT_EQ(Introspect(m, b.active_opaque.data["credential"]).value("active", false), true);
     EXPECT_EQ(Introspect(m, b.revoked.data["credential"]), json({{"active", false}}));
-    // Every record has its expiry marker (written first), so tidy will find it.
+    // Every record is stored under the hour its id names, so tidy will find it.
     for (const std::string& key : KeysUnder("tasks/")) {
-      std::string id = key.substr(6);
-      bool indexed = false;
-      for (const std::string& marker : KeysUnder("expiry/")) indexed |= marker.size() > id.size() &&
-                                                                        marker.substr(marker.size() - id.size()) == id;
-      EXPECT_TRUE(indexed) << key << " has no expiry marker";
+      std::string id = key.substr(key.rfind('/') + 1);
+      EXPECT_EQ(key, TaskRecordKey(id)) << "a record outside its hour";
+      EXPECT_EQ(id.size() > 14 ? id[14] : ' ', '8') << key << " is not a version-8 id";
     }
   }
 };

@@ -6,6 +6,7 @@
 
 #include "crypto/jwt.h"
 #include "fault_fixture.h"
+#include "harness/task_layout.h"
 
 namespace taskcred::test {
 namespace {
@@ -22,40 +23,6 @@ class StorageFaultTest : public FaultTest {
     EXPECT_NE(r.error.find("storage"), std::string::npos) << "unclear error: " << r.error;
     EXPECT_FALSE(r.data.is_object() && r.data.contains("credential")) << "a credential without a record";
     EXPECT_FALSE(r.reply.has_response() && r.reply.response().has_secret()) << "a lease without a record";
-  }
-
-  // Every expiry marker whose task record does not exist.
-  std::vector<std::string> OrphanMarkers() {
-    std::vector<std::string> out;
-    StorageImage image = Image();
-    for (const std::string& key : KeysUnder("expiry/")) {
-      std::string id = key.substr(key.rfind('/') + 1);
-      if (!image.count("tasks/" + id)) out.push_back(key);
-    }
-    return out;
-  }
-
-  // Docs/engine.md: a marker without a record is harmless and tidy removes
-  // it. Moves each orphan into an hour long past (so tidy's margin is over)
-  // and runs tidy: the markers go, nothing else does.
-  void ExpectTidyRemovesOrphans(Mount& m) {
-    std::vector<std::string> orphans = OrphanMarkers();
-    if (orphans.empty()) return;
-    for (const std::string& key : orphans) {
-      std::string id = key.substr(key.rfind('/') + 1);
-      storage().Delete(key);
-      storage().Put("expiry/000000003600/" + id, {"", false});
-    }
-    StorageImage before = Image();
-    json tidy = Ok(m, "update", "tidy");
-    EXPECT_EQ(tidy.value("tasks_deleted", -1), 0) << tidy.dump();
-    EXPECT_EQ(tidy.value("index_entries_deleted", -1), static_cast<int>(orphans.size())) << tidy.dump();
-    EXPECT_TRUE(OrphanMarkers().empty());
-    StorageImage after = Image();
-    for (const auto& [k, v] : before) {
-      if (k.rfind("expiry/000000003600/", 0) == 0) continue;
-      EXPECT_TRUE(after.count(k)) << "tidy removed " << k;
-    }
   }
 
   // The JWT's kid names a key stored in keys/ring (it was not signed by a
@@ -82,12 +49,12 @@ class StorageFaultTest : public FaultTest {
 };
 
 // The n-th Put of a JWT issuance on a mount whose key ring does not exist
-// yet: 1 = keys/ring, 2 = expiry marker, 3 = task record.
+// yet: 1 = keys/ring, 2 = the task record (its only write).
 TEST_F(StorageFaultTest, JwtIssuanceNthPutFails) {
   PluginHost* host = StartHost();
   ASSERT_NE(host, nullptr);
   const json params = {{"snapshot_id", "4711"}};
-  for (int n = 1; n <= 3; ++n) {
+  for (int n = 1; n <= 2; ++n) {
     SCOPED_TRACE("failing put #" + std::to_string(n));
     WipeStorage();
     Mount* m = SetupMount(host, /*initialize=*/false);
@@ -102,33 +69,31 @@ TEST_F(StorageFaultTest, JwtIssuanceNthPutFails) {
     ExpectFailedIssuance(r);
     EXPECT_TRUE(KeysUnder("tasks/").empty()) << "half-written task record";
     EXPECT_EQ(storage().Get("keys/ring").has_value(), n > 1) << "the ring is the first write";
-    EXPECT_EQ(KeysUnder("expiry/").size(), n > 2 ? 1u : 0u) << "the marker is the second write";
     EXPECT_EQ(ListedTasks(*m, /*include_ended=*/true), json::array());
     ExpectRecovered(*m, "creds/backup", params);
-    ExpectTidyRemovesOrphans(*m);
+    EXPECT_TRUE(KeysUnder("expiry/").empty()) << "the hour layout writes no index marker";
   }
 }
 
-// Opaque issuance on an initialized mount: 1 = expiry marker, 2 = record.
-TEST_F(StorageFaultTest, OpaqueIssuanceNthPutFails) {
+// Opaque issuance on an initialized mount: its one Put (the record) fails.
+TEST_F(StorageFaultTest, OpaqueIssuancePutFails) {
   PluginHost* host = StartHost();
   ASSERT_NE(host, nullptr);
-  for (int n = 1; n <= 2; ++n) {
-    SCOPED_TRACE("failing put #" + std::to_string(n));
+  {
     WipeStorage();
     Mount* m = SetupMount(host);
     ASSERT_NE(m, nullptr);
     Ok(*m, "create", "roles/op", OpaqueRole());
     RequestResult r;
     {
-      NthPutFailure fail(storage(), n);
+      NthPutFailure fail(storage(), 1);
       r = Call(*m, "read", "creds/op");
-      EXPECT_TRUE(fail.armed()) << "issuance made fewer than " << n << " puts";
+      EXPECT_TRUE(fail.armed()) << "issuance made no put";
     }
     ExpectFailedIssuance(r);
     EXPECT_TRUE(KeysUnder("tasks/").empty()) << "half-written task record";
     ExpectRecovered(*m, "creds/op", nullptr);
-    ExpectTidyRemovesOrphans(*m);
+    EXPECT_EQ(KeysUnder("tasks/").size(), 1u);
   }
 }
 
@@ -179,7 +144,7 @@ TEST_F(StorageFaultTest, RevokeFailsThenRetrySucceeds) {
     RequestResult issued = Issue(*m, c.path, c.params);
     ASSERT_EQ(issued.http_status, 200);
     const std::string token = issued.data["credential"];
-    const std::string record_key = "tasks/" + issued.data["task_id"].get<std::string>();
+    const std::string record_key = TaskRecordKey(issued.data["task_id"]);
     const std::string record_before = storage().Get(record_key).value_or(FakeStorage::Entry{}).value;
     // Not in the plugin's cache (as after a restart, or a write by another
     // node): the revoke must read the record from storage.

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "harness/task_layout.h"
 #include "plugin_fixture.h"
 
 namespace taskcred::test {
@@ -106,7 +107,7 @@ TEST_F(PluginConcurrencyTest, ParallelIssuanceYieldsDistinctRecordedTasks) {
     EXPECT_EQ(r.data["grants"][0]["resource"], "kv://x/" + r.data["task_id"].get<std::string>());
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kIssuers));
-  for (const auto& id : ids) EXPECT_TRUE(mount().storage().Get("tasks/" + id).has_value()) << id;
+  for (const auto& id : ids) EXPECT_TRUE(mount().storage().Get(TaskRecordKey(id)).has_value()) << id;
   // The operators' list shows every one of them (other tests of the suite
   // may have added their own runs).
   json list = Ok("list", "tasks/", {{"include_ended", true}});

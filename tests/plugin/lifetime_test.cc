@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/jwt.h"
+#include "harness/task_layout.h"
 #include "plugin_fixture.h"
 
 namespace taskcred::test {
@@ -87,23 +88,37 @@ TEST_F(PluginLifetimeTest, EveryAlgorithmSignsAfterItWasPublished) {
   }
 }
 
-// Ages a task record (and its expiry index) in the host's storage as if it
-// had been issued `age` seconds ago.
+// Ages a task record in the host's storage (in place) as if it had been
+// issued `age` seconds ago.
 void AgeRecord(const std::string& task_id, int64_t age) {
-  auto stored = PluginSuite::mount().storage().Get("tasks/" + task_id);
+  auto stored = PluginSuite::mount().storage().Get(TaskRecordKey(task_id));
   ASSERT_TRUE(stored.has_value());
   json rec = json::parse(stored->value);
   for (const char* k : {"issued_at", "expires_at", "max_ttl_at"}) {
     if (rec.contains(k)) rec[k] = rec[k].get<int64_t>() - age;
   }
-  PluginSuite::mount().storage().Put("tasks/" + task_id, {rec.dump(), stored->seal_wrap});
-  int64_t bucket = rec["expires_at"].get<int64_t>() / 3600 * 3600;
-  char name[32];
-  std::snprintf(name, sizeof(name), "%012lld", static_cast<long long>(bucket));
-  PluginSuite::mount().storage().Put("expiry/" + std::string(name) + "/" + task_id, {"", false});
+  PluginSuite::mount().storage().Put(TaskRecordKey(task_id), {rec.dump(), stored->seal_wrap});
   // Changed behind the plugin's back, as another node would: Vault then
   // tells the plugin, which drops its cached copy.
-  ASSERT_TRUE(PluginSuite::mount().InvalidateKey("tasks/" + task_id).ok());
+  ASSERT_TRUE(PluginSuite::mount().InvalidateKey(TaskRecordKey(task_id)).ok());
+}
+
+// Moves an (aged) record to where it would be had it been issued that long
+// ago: the storage hour of its expiry, under the id that hour gives it (the
+// first 8 hex digits). Returns that id.
+std::string MoveToItsHour(const std::string& task_id) {
+  auto stored = PluginSuite::mount().storage().Get(TaskRecordKey(task_id));
+  EXPECT_TRUE(stored.has_value());
+  if (!stored.has_value()) return "";
+  json rec = json::parse(stored->value);
+  char hour[16];
+  std::snprintf(hour, sizeof(hour), "%08llx", static_cast<long long>(rec["expires_at"].get<int64_t>() / 3600));
+  std::string moved = hour + task_id.substr(8);
+  rec["task_id"] = moved;
+  PluginSuite::mount().storage().Put(TaskRecordKey(moved), {rec.dump(), stored->seal_wrap});
+  PluginSuite::mount().storage().Delete(TaskRecordKey(task_id));
+  EXPECT_TRUE(PluginSuite::mount().InvalidateKey(TaskRecordKey(task_id)).ok());
+  return moved;
 }
 
 TEST_F(PluginLifetimeTest, RenewNeverPassesMaxTtl) {
@@ -134,19 +149,24 @@ TEST_F(PluginLifetimeTest, ExpiredRecordsAreInactiveAndTidied) {
   EXPECT_EQ(Ok("update", "introspect", {{"token", token}}), json({{"active", false}})) << "expired";
   EXPECT_EQ(Ok("read", "tasks/" + task_id)["active"], false);
   EXPECT_EQ(SecretOp("renew", r).http_status, 400);
+  // Its storage hour is only past once the record really is 3 h old.
+  EXPECT_EQ(Ok("update", "tidy")["tasks_deleted"], 0);
+  const std::string moved = MoveToItsHour(task_id);
+  EXPECT_EQ(Ok("read", "tasks/" + moved)["active"], false);
   json t = Ok("update", "tidy");
   EXPECT_GE(t["tasks_deleted"].get<int>(), 1);
   EXPECT_GE(t["buckets_scanned"].get<int>(), 1);
-  EXPECT_FALSE(mount().storage().Get("tasks/" + task_id).has_value());
-  EXPECT_EQ(Call("read", "tasks/" + task_id).http_status, 404);
+  EXPECT_FALSE(mount().storage().Get(TaskRecordKey(moved)).has_value());
+  EXPECT_EQ(Call("read", "tasks/" + moved).http_status, 404);
   // Revoke after tidy is still success (the record is gone).
   EXPECT_EQ(SecretOp("revoke", r).http_status, 204);
   // The periodic hook tidies too.
   RequestResult r2 = Issue("creds/opaque-short");
   AgeRecord(r2.data["task_id"], 3 * 3600);
+  const std::string moved2 = MoveToItsHour(r2.data["task_id"]);
   RequestResult rb = Call("rollback", "");
   EXPECT_TRUE(rb.http_status == 204 || rb.http_status == 200) << rb.error;
-  EXPECT_FALSE(mount().storage().Get("tasks/" + r2.data["task_id"].get<std::string>()).has_value());
+  EXPECT_FALSE(mount().storage().Get(TaskRecordKey(moved2)).has_value());
 }
 
 class PluginCacheTest : public PluginSuite {};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/jwt.h"
+#include "harness/task_layout.h"
 #include "plugin_fixture.h"
 
 namespace taskcred::test {
@@ -402,7 +403,7 @@ TEST_F(PluginCredsTest, OpaqueRenewAndJwtRefusesRenew) {
   EXPECT_EQ(token.rfind("tcop_" + task_id + "_", 0), 0u) << token;
   EXPECT_TRUE(r.reply.response().secret().lease_options().renewable());
   // Only the hash is stored.
-  auto stored = mount().storage().Get("tasks/" + task_id);
+  auto stored = mount().storage().Get(TaskRecordKey(task_id));
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->value.find(SecretPart(token)), std::string::npos);
 
