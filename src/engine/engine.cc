@@ -29,9 +29,26 @@ common::Status Services::Periodic(logical::Storage& storage) {
                 {{"active_kid", change.active_kid}, {"next_kid", change.next_kid}});
   }
   for (const auto& kid : change.pruned_kids) logger.Info("retired signing key pruned", {{"kid", kid}});
-  TC_ASSIGN_OR_RETURN(TidyCounts counts, tasks.Tidy(storage, now));
+  TC_ASSIGN_OR_RETURN(TidyCounts counts, TidyTasks(storage, now));
   if (counts.tasks_deleted > 0) logger.Debug("periodic tidy", {{"tasks_deleted", counts.tasks_deleted}});
   return common::Status::Ok();
+}
+
+common::Result<TidyCounts> Services::TidyTasks(logical::Storage& storage, int64_t now) {
+  TC_ASSIGN_OR_RETURN(TidyCounts counts, tasks.Tidy(storage, now));
+  // Bounded: a log line per task up to a limit, then one summary.
+  constexpr size_t kMaxLines = 100;
+  for (size_t i = 0; i < counts.unconfirmed.size() && i < kMaxLines; ++i) {
+    const TaskRecord& r = counts.unconfirmed[i];
+    logger.Warn("tidied a task that was never confirmed: Vault never revoked or renewed its lease and it was "
+                "never used, so its issuance's answer was probably lost (no credential reached anyone)",
+                {{"task_id", r.task_id}, {"role", r.role}, {"issued_at", Rfc3339(r.issued_at)}});
+  }
+  if (counts.unconfirmed.size() > kMaxLines) {
+    logger.Warn("tidied more unconfirmed tasks than were logged",
+                {{"unconfirmed", counts.unconfirmed.size()}, {"logged", kMaxLines}});
+  }
+  return counts;
 }
 
 void Services::Invalidate(std::string_view key) {

@@ -153,13 +153,20 @@ Result<Issued> Issuer::Issue(logical::Storage& storage, logical::SystemView& sys
     out.credential = std::string(kOpaquePrefix) + r.task_id + "_" + crypto::RandomToken(32);
     r.token_hash = crypto::Sha256Hex(out.credential);
   }
-  TC_RETURN_IF_ERROR(tasks_.Create(storage, r));
+  // Logged before the record is written: a process killed between the write
+  // and the answer still leaves a line naming the task (an unconfirmed task,
+  // TaskRecord::Confirmed).
   logger_.Info("credential issued", {{"task_id", r.task_id},
                                      {"role", r.role},
                                      {"entity", r.entity_id.empty() ? r.sub : r.entity_id},
                                      {"credential_type", r.credential_type},
                                      {"grants_hash", grants::GrantsHash(r.grants)},
                                      {"expires_at", Rfc3339(r.expires_at)}});
+  if (Status created = tasks_.Create(storage, r); !created.ok()) {
+    logger_.Warn("issuance failed: its record was not written, no credential was returned",
+                 {{"task_id", r.task_id}, {"error", created.message()}});
+    return created;
+  }
   return out;
 }
 

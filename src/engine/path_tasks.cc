@@ -19,9 +19,12 @@ include_ended=true also lists runs that ended but whose records tidy has not
 removed yet (one hour after their expiry). after/limit page over all stored
 ids before that filter. tasks/<task_id> shows one run:
 role, task, instance, grants, audience, sub, issued_at, expires_at, max_uses,
-uses, uses_remaining (null when unlimited), revoked, released and whether it
-is active now. The credential and its hash are never shown. To end a run,
-revoke its lease.
+uses, uses_remaining (null when unlimited), revoked, released, renewals,
+confirmed and whether it is active now. confirmed turns true once Vault
+renews or revokes the lease or the holder consumes a use or releases the run;
+a run that expires unconfirmed never reached anyone (its issuance's answer
+was lost), and tidy reports it. The credential and its hash are never shown.
+To end a run, revoke its lease.
 )";
 
 class TaskHandlers {

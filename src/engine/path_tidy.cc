@@ -15,7 +15,9 @@ the past, whether they expired, were revoked or released, and prunes retired
 signing keys past verification_ttl. Visits only the storage hours (and legacy
 expiry-index buckets) that are entirely past, so its cost follows what it
 removes. The periodic hook does the
-same about once a minute. Returns the counts.
+same about once a minute. Returns the counts; unconfirmed_deleted counts runs
+that ended without Vault ever revoking or renewing their lease and without a
+use or release: their issuance's answer never arrived (each is logged).
 )";
 
 }  // namespace
@@ -23,7 +25,7 @@ same about once a minute. Returns the counts.
 std::vector<framework::Path> TidyPaths(std::shared_ptr<Services> s) {
   auto tidy = [s](Request& req, const FieldData&) -> HandlerResult {
     int64_t now = UnixSeconds(s->clock());
-    TC_ASSIGN_OR_RETURN(TidyCounts counts, s->tasks.Tidy(*req.storage, now));
+    TC_ASSIGN_OR_RETURN(TidyCounts counts, s->TidyTasks(*req.storage, now));
     TC_ASSIGN_OR_RETURN(ConfigEntry config, s->config.Get(*req.storage));
     ConfigEntry no_rotation = config;
     no_rotation.rotation_period = 0;  // tidy prunes keys but never rotates
@@ -32,6 +34,7 @@ std::vector<framework::Path> TidyPaths(std::shared_ptr<Services> s) {
                             {"index_entries_deleted", counts.index_entries_deleted},
                             {"keys_pruned", change.pruned_kids.size()}});
     return framework::RespondWith({{"tasks_deleted", counts.tasks_deleted},
+                                   {"unconfirmed_deleted", counts.unconfirmed.size()},
                                    {"index_entries_deleted", counts.index_entries_deleted},
                                    {"buckets_scanned", counts.buckets_scanned},
                                    {"keys_pruned", change.pruned_kids.size()}});

@@ -58,6 +58,7 @@ class SecretHandlers {
           if (now >= r->max_ttl_at) return Status::InvalidArgument("past the max_ttl, cannot renew");
           int64_t want = increment > 0 ? increment : r->ttl;
           r->expires_at = std::min(now + want, r->max_ttl_at);
+          ++r->renewals;
           updated = *r;
           return true;
         }));

@@ -43,6 +43,9 @@ struct Services {
 
   // Periodic work (rollback): rotate/prune keys, tidy task records.
   common::Status Periodic(logical::Storage& storage);
+  // Tidies task records (tidy and Periodic); logs each unconfirmed task it
+  // deletes at warn (an issuance whose answer was lost).
+  common::Result<TidyCounts> TidyTasks(logical::Storage& storage, int64_t now);
   // Drops the cache that holds `key`.
   void Invalidate(std::string_view key);
 };

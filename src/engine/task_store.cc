@@ -35,6 +35,7 @@ nlohmann::json TaskRecord::ToJson() const {
           {"renewable", renewable},
           {"max_uses", max_uses},
           {"uses", uses},
+          {"renewals", renewals},
           {"revoked", revoked},
           {"released", released}};
 }
@@ -64,6 +65,7 @@ Result<TaskRecord> TaskRecord::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, "renewable", r.renewable));
   TC_RETURN_IF_ERROR(ReadMember(j, "max_uses", r.max_uses));
   TC_RETURN_IF_ERROR(ReadMember(j, "uses", r.uses));
+  TC_RETURN_IF_ERROR(ReadMember(j, "renewals", r.renewals));
   TC_RETURN_IF_ERROR(ReadMember(j, "revoked", r.revoked));
   TC_RETURN_IF_ERROR(ReadMember(j, "released", r.released));
   return r;
@@ -83,6 +85,8 @@ nlohmann::json TaskRecord::ToOperatorJson(int64_t now) const {
                       {"uses", uses},
                       {"revoked", revoked},
                       {"released", released},
+                      {"renewals", renewals},
+                      {"confirmed", Confirmed()},
                       {"active", IsActive(now)}};
   if (!instance.empty()) j["instance"] = instance;
   j["uses_remaining"] =
@@ -293,6 +297,7 @@ Status TaskStore::DeleteIfPast(logical::Storage& storage, const std::string& tas
     cache_.Erase(task_id);
     TC_RETURN_IF_ERROR(storage.Delete(RecordKey(task_id)));
     ++counts.tasks_deleted;
+    if (!record->Confirmed()) counts.unconfirmed.push_back(*record);
   }
   return Status::Ok();
 }

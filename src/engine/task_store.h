@@ -63,6 +63,7 @@ struct TaskRecord {
   bool renewable = false;
   int64_t max_uses = 0;  // 0 = unlimited
   int64_t uses = 0;
+  int64_t renewals = 0;  // lease renewals Vault made
   bool revoked = false;
   bool released = false;
 
@@ -70,6 +71,13 @@ struct TaskRecord {
   static common::Result<TaskRecord> FromJson(const nlohmann::json& j);
 
   bool Spent() const { return max_uses > 0 && uses >= max_uses; }
+  // Vault has renewed or revoked the lease, or the holder has consumed a use
+  // or released the task: the issuance's answer reached someone. An issued
+  // task stays unconfirmed until then (no write is added to mark it), and a
+  // task that expires unconfirmed never had its lease revoked by Vault (which
+  // revokes every lease it holds when it expires): the answer was lost, e.g.
+  // the plugin was killed between the record's write and the answer.
+  bool Confirmed() const { return revoked || released || uses > 0 || renewals > 0; }
   // The latest the task's lease can end: expires_at, or max_ttl_at when
   // renewable (a renewal never passes it). Fixes the record's storage hour.
   int64_t Horizon() const { return renewable ? std::max(expires_at, max_ttl_at) : expires_at; }
@@ -90,6 +98,8 @@ struct TidyCounts {
   int64_t buckets_scanned = 0;
   int64_t tasks_deleted = 0;
   int64_t index_entries_deleted = 0;
+  // Deleted records that were never Confirmed(): issuances whose answer was lost.
+  std::vector<TaskRecord> unconfirmed;
 };
 
 // Records a mount keeps in memory unless its `task_cache_size` option says otherwise.

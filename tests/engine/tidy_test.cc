@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -29,8 +30,10 @@ class CountingStorage : public logical::InmemStorage {
       std::lock_guard lock(mu_);
       puts_.push_back(entry.key);
     }
+    if (fail_puts) return common::Status::Unavailable("storage put failed (test)");
     return InmemStorage::Put(entry);
   }
+  std::atomic<bool> fail_puts{false};
   std::vector<std::string> TakeLists() {
     std::lock_guard lock(mu_);
     return std::exchange(lists_, {});
@@ -192,6 +195,63 @@ TEST_F(TidyTest, LegacyRecordsKeepWorking) {
   counts = Tidy();
   EXPECT_EQ(counts["tasks_deleted"], 1);  // legacy_renew
   EXPECT_EQ(Stored(), json({current}));
+}
+
+// A task nothing confirmed (no renew or revoke from Vault, no use, no
+// release) when it expires never reached anyone: tidy counts and logs it.
+TEST_F(TidyTest, UnconfirmedTasksAreCountedAndLogged) {
+  ASSERT_TRUE(h_.Write("roles/once", {{"task", "t"}, {"grants", {"read kv://a/b"}}, {"ttl", 600},
+                                      {"max_uses", 1}}).ok());
+  const int64_t t0 = h_.now();
+  json lost = Issue(h_, "creds/short").data;
+  logical::Response revoked = Issue(h_, "creds/short");
+  json released = Issue(h_, "creds/short").data;
+  json used = Issue(h_, "creds/once").data;
+  logical::Response renewed = Issue(h_, "creds/renew");
+  ASSERT_TRUE(revoked.secret.has_value() && renewed.secret.has_value());
+  EXPECT_EQ(DataOf(h_.Read("tasks/" + lost["task_id"].get<std::string>()))["confirmed"], false);
+  ASSERT_TRUE(h_.Revoke(*revoked.secret).ok());
+  ASSERT_TRUE(h_.Write("release", {{"token", released["credential"]}}).ok());
+  EXPECT_EQ(h_.Introspect(used["credential"], {{"consume", true}})["active"], true);
+  ASSERT_TRUE(h_.Renew(*renewed.secret).ok());
+  for (const json* d : {&revoked.data, &released, &used, &renewed.data}) {
+    EXPECT_EQ(DataOf(h_.Read("tasks/" + (*d)["task_id"].get<std::string>()))["confirmed"], true);
+  }
+  EXPECT_EQ(DataOf(h_.Read("tasks/" + lost["task_id"].get<std::string>()))["confirmed"], false);
+  EXPECT_EQ(DataOf(h_.Read("tasks/" + renewed.data["task_id"].get<std::string>()))["renewals"], 1);
+
+  h_.SetNow(t0 + 7200 + 3600 + 3600);
+  json counts = Tidy();
+  EXPECT_EQ(counts["tasks_deleted"], 5);
+  EXPECT_EQ(counts["unconfirmed_deleted"], 1);
+  int warned = 0;
+  for (const std::string& line : h_.sink().lines()) {
+    if (line.find("never confirmed") == std::string::npos) continue;
+    ++warned;
+    json j = json::parse(line);
+    EXPECT_EQ(j["task_id"], lost["task_id"]);
+    EXPECT_EQ(j["@level"], "warn");
+  }
+  EXPECT_EQ(warned, 1);
+}
+
+// The issuance is logged before its record is written, so a process killed
+// in between leaves a line naming the task; a failed write is logged too.
+TEST_F(TidyTest, IssuanceIsLoggedBeforeItsWrite) {
+  Issue(h_, "creds/short");  // creates the key ring
+  storage_->fail_puts = true;
+  auto r = h_.Read("creds/short");
+  storage_->fail_puts = false;
+  ASSERT_FALSE(r.ok());
+  std::string issued_id, failed_id;
+  for (const std::string& line : h_.sink().lines()) {
+    json j = json::parse(line);
+    if (j["@message"] == "credential issued") issued_id = j.value("task_id", "");
+    if (j.value("@message", "").find("issuance failed") == 0) failed_id = j.value("task_id", "");
+  }
+  EXPECT_FALSE(issued_id.empty());
+  EXPECT_EQ(failed_id, issued_id);
+  EXPECT_EQ(Stored().size(), 1u) << "only the first issuance has a record";
 }
 
 TEST_F(TidyTest, TaskListPagesInIdOrderAcrossHoursAndLegacyRecords) {

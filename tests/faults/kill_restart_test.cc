@@ -108,6 +108,20 @@ TEST_F(KillRestartTest, KilledDuringIssuance) {
   ExpectSurvived(*again, b);
   // The interrupted issuance returned no credential; at most its (unusable) record exists.
   EXPECT_LE(KeysUnder("tasks/").size(), tasks_before + 1);
+  // It was logged before its write, so the killed process's log names it;
+  // if its record landed, it shows as unconfirmed (tidy reports it later).
+  std::string logged;
+  for (const LogLine& line : first->Logs()) {
+    if (line.json && line.message == "credential issued") logged = line.object.value("task_id", "");
+  }
+  ASSERT_FALSE(logged.empty()) << "the interrupted issuance was not logged";
+  for (const RequestResult* r : {&b.active_jwt, &b.active_opaque, &b.revoked, &b.victim}) {
+    EXPECT_NE(logged, r->data.value("task_id", "")) << "the last line is not the interrupted issuance's";
+  }
+  if (KeysUnder("tasks/").size() > tasks_before) {
+    EXPECT_TRUE(Image().count(TaskRecordKey(logged))) << "the record that landed is not the logged task's";
+    EXPECT_EQ(Ok(*again, "read", "tasks/" + logged).value("confirmed", true), false);
+  }
   EXPECT_EQ(Introspect(*again, b.victim.data["credential"]).value("active", false), true);
   RequestResult fresh = Issue(*again, "creds/backup", {{"snapshot_id", "4"}});
   EXPECT_EQ(Introspect(*again, fresh.data.value("credential", "")).value("active", false), true);
