@@ -263,6 +263,14 @@ Options ParseArgs(int argc, char** argv) {
         if (v < 0 || v > 1e6) Die("--cost-loads: saturated or rates in req/s");
         o.cost_loads.push_back(v);
       }
+    } else if (a == "--soak") {
+      o.soak = true;
+    } else if (a == "--soak-restarts") {
+      o.soak_restarts = static_cast<int>(num(i, a));
+    } else if (a == "--soak-callers") {
+      o.soak_callers = static_cast<int>(num(i, a));
+    } else if (a == "--soak-interval-ms") {
+      o.soak_interval_ms = static_cast<int>(num(i, a));
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--ops") {
@@ -290,6 +298,8 @@ Options ParseArgs(int argc, char** argv) {
                    "         [--iterations N] [--scale N] [--launches N] [--levels 1,8,32] [--repeat N]\n"
                    "         [--json FILE] [--cost-only] [--cost-requests N] [--cost-seconds S]\n"
                    "         [--cost-rows SUBSTRING] [--cost-loads saturated,1000,2000]\n"
+                   "       taskcred-bench --soak [--plugin PATH] [--soak-restarts N] [--soak-callers N]\n"
+                   "         [--soak-interval-ms N]   (kill/restart soak: invariants, no figures)\n"
                    "Benchmarks the taskcred plugin binary under the host harness (AutoMTLS,\n"
                    "brokered in-memory storage). See BENCHMARKS.md.\n";
       std::exit(0);

@@ -48,6 +48,10 @@ struct Options {
   int64_t cost_requests = 4000;  // requests of each saturated cost row
   std::string cost_rows;         // only cost rows whose name contains this
   std::vector<double> cost_loads = {0, 1000, 2000};  // 0 = saturated, else req/s
+  bool soak = false;             // only the kill/restart soak (soak.h)
+  int soak_restarts = 20;
+  int soak_callers = 8;
+  int soak_interval_ms = 1500;
 };
 
 Options ParseArgs(int argc, char** argv);
@@ -106,7 +110,7 @@ json ClaimsSample();
 void PrintStatsHeader();
 void PrintStats(const std::string& name, const Stats& s);
 // Preloads `n` task records (JWT, role "jwt") straight into the harness
-// storage in the engine's record format, with their expiry index entries.
+// storage in the engine's record format and layout (tasks/<hour>/<id>).
 void Preload(Mount& m, int64_t n, int64_t expires_at);
 
 // The cost-per-request rows (cost_rows.cc), printed and returned as JSON.

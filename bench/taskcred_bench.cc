@@ -8,6 +8,8 @@
 //                  [--levels 1,8,32] [--repeat N] [--json FILE]
 //                  [--cost-only] [--cost-requests N] [--cost-seconds S]
 //                  [--cost-rows SUBSTRING] [--cost-loads saturated,1000,2000]
+//   taskcred-bench --soak [--plugin PATH] [--soak-restarts N] [--soak-callers N]
+//                  [--soak-interval-ms N]
 //
 // Shared helpers are in bench_util.cc, the cost-per-request rows in
 // cost_rows.cc (measured by cost.cc).
@@ -44,6 +46,7 @@
 #include "harness/certs.h"
 #include "harness/plugin_host.h"
 #include "harness/process.h"
+#include "soak.h"
 
 namespace {
 
@@ -84,6 +87,12 @@ Floor FloorOf(const Row& r, double transport_p50, double storage_p50, double cry
 
 int main(int argc, char** argv) {
   const Options opt = ParseArgs(argc, argv);
+  if (opt.soak) {
+    return RunSoak({.plugin = opt.plugin,
+                    .callers = opt.soak_callers,
+                    .restarts = opt.soak_restarts,
+                    .interval_ms = opt.soak_interval_ms});
+  }
   json out;
   out["options"] = {{"quick", opt.quick}, {"ops", opt.ops}, {"iterations", opt.iterations},
                     {"scale", opt.scale}, {"launches", opt.launches}, {"levels", opt.levels},
