@@ -18,19 +18,43 @@ what was written (durations as integer seconds); delete restores the defaults.
 
 verification_ttl is how long a retired signing key stays in the JWKS. It must
 be at least every role's ttl and max_ttl, so a write that would lower it below
-a role's is refused. A new signing_algorithm replaces the unpublished next key
-at once and signs from the following rotation on.
+a role's is refused (config and role writes are serialized, so this holds
+under concurrent writes). A mount whose roles already exceed it (written
+before that was so) is repaired by writes that do not make it worse: config
+writes that keep or raise verification_ttl are accepted with a warning, and
+reads warn until it is fixed. A new signing_algorithm replaces the unpublished
+next key at once and signs from the following rotation on.
 )";
 
-// Refuses a verification_ttl shorter than the longest role lifetime.
-Status CheckRoleLifetimes(Services& s, logical::Storage& storage, int64_t verification_ttl) {
+// The longest role lifetime, and a warning when it exceeds verification_ttl.
+Result<std::optional<std::string>> LongestLifetimeWarning(Services& s, logical::Storage& storage,
+                                                          int64_t verification_ttl) {
   TC_ASSIGN_OR_RETURN(auto longest, s.roles.LongestLifetime(storage));
-  if (longest.first > verification_ttl) {
+  if (longest.first <= verification_ttl) return std::optional<std::string>();
+  return std::optional<std::string>(
+      "verification_ttl " + std::to_string(verification_ttl) + " is below role \"" + longest.second +
+      "\"'s ttl/max_ttl " + std::to_string(longest.first) +
+      ": its credentials can outlive their signing key in the JWKS; raise verification_ttl or lower the role");
+}
+
+// A verification_ttl shorter than the longest role lifetime is refused,
+// unless the mount is already in that state and the write does not lower
+// it (a repair). Returns the warning of an accepted violation.
+Result<std::optional<std::string>> CheckRoleLifetimes(Services& s, logical::Storage& storage,
+                                                      int64_t verification_ttl, int64_t current) {
+  TC_ASSIGN_OR_RETURN(auto longest, s.roles.LongestLifetime(storage));
+  if (longest.first <= verification_ttl) return std::optional<std::string>();
+  if (verification_ttl < current) {
     return Status::InvalidArgument(
         "verification_ttl: must be at least the longest role ttl/max_ttl (role \"" + longest.second +
         "\" has " + std::to_string(longest.first) + " > " + std::to_string(verification_ttl) + ")");
   }
-  return Status::Ok();
+  return LongestLifetimeWarning(s, storage, verification_ttl);
+}
+
+logical::Response WithWarning(logical::Response resp, const std::optional<std::string>& warning) {
+  if (warning) resp.warnings.push_back(*warning);
+  return resp;
 }
 
 class ConfigHandlers {
@@ -41,29 +65,40 @@ class ConfigHandlers {
 
   HandlerResult Read(Request& req, const FieldData&) {
     TC_ASSIGN_OR_RETURN(ConfigEntry config, s_->config.Get(*req.storage));
-    return framework::RespondWith(config.ToJson());
+    TC_ASSIGN_OR_RETURN(auto warning, LongestLifetimeWarning(*s_, *req.storage, config.verification_ttl));
+    logical::Response resp;
+    resp.data = config.ToJson();
+    return std::optional<logical::Response>(WithWarning(std::move(resp), warning));
   }
 
   HandlerResult Write(Request& req, const FieldData& d) {
+    std::lock_guard lock(s_->settings_mu);
     TC_ASSIGN_OR_RETURN(ConfigEntry config, s_->config.Get(*req.storage));
+    const int64_t current_ttl = config.verification_ttl;
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldIssuer, config.issuer));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldSigningAlgorithm, config.signing_algorithm));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldRotationPeriod, config.rotation_period));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldVerificationTtl, config.verification_ttl));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldDefaultAudience, config.default_audience));
     TC_RETURN_IF_ERROR(ValidateConfig(config));
-    TC_RETURN_IF_ERROR(CheckRoleLifetimes(*s_, *req.storage, config.verification_ttl));
+    TC_ASSIGN_OR_RETURN(auto warning, CheckRoleLifetimes(*s_, *req.storage, config.verification_ttl, current_ttl));
     TC_RETURN_IF_ERROR(s_->config.Put(*req.storage, config));
     TC_RETURN_IF_ERROR(s_->keys.ApplyConfig(*req.storage, config));
-    return framework::NoResponse();
+    if (!warning) return framework::NoResponse();
+    return std::optional<logical::Response>(WithWarning({}, warning));
   }
 
   HandlerResult Delete(Request& req, const FieldData&) {
-    TC_RETURN_IF_ERROR(CheckRoleLifetimes(*s_, *req.storage, ConfigEntry{}.verification_ttl)
-                           .WithContext("config delete would restore the default verification_ttl"));
+    std::lock_guard lock(s_->settings_mu);
+    TC_ASSIGN_OR_RETURN(ConfigEntry config, s_->config.Get(*req.storage));
+    auto checked = CheckRoleLifetimes(*s_, *req.storage, ConfigEntry{}.verification_ttl, config.verification_ttl);
+    if (!checked.ok()) {
+      return checked.status().WithContext("config delete would restore the default verification_ttl");
+    }
     TC_RETURN_IF_ERROR(s_->config.Delete(*req.storage));
     TC_RETURN_IF_ERROR(s_->keys.ApplyConfig(*req.storage, ConfigEntry{}));
-    return framework::NoResponse();
+    if (!*checked) return framework::NoResponse();
+    return std::optional<logical::Response>(WithWarning({}, *checked));
   }
 
  private:

@@ -104,20 +104,33 @@ class RoleHandlers {
     TC_RETURN_IF_ERROR(ValidateRoleName(name));
     TC_ASSIGN_OR_RETURN(std::optional<RoleEntry> role, s_->roles.Get(*req.storage, name));
     if (!role) return framework::NoResponse();
-    return framework::RespondWith(role->ToJson());
+    TC_ASSIGN_OR_RETURN(ConfigEntry config, s_->config.Get(*req.storage));
+    logical::Response resp;
+    resp.data = role->ToJson();
+    if (auto warning = LifetimeWarning(*role, config.verification_ttl)) resp.warnings.push_back(*warning);
+    return std::optional<logical::Response>(std::move(resp));
   }
 
   HandlerResult Write(Request& req, const FieldData& d) {
     TC_ASSIGN_OR_RETURN(std::string name, d.GetString(kFieldName));
     TC_RETURN_IF_ERROR(ValidateRoleName(name));
+    TC_ASSIGN_OR_RETURN(RoleUpdate update, UpdateFrom(d));
+    // Merge, check against the config and write as one step (Services::settings_mu).
+    std::lock_guard lock(s_->settings_mu);
     TC_ASSIGN_OR_RETURN(std::optional<RoleEntry> stored, s_->roles.Get(*req.storage, name));
     RoleEntry role = stored.value_or(RoleEntry{});
-    TC_ASSIGN_OR_RETURN(RoleUpdate update, UpdateFrom(d));
     TC_RETURN_IF_ERROR(ApplyRoleUpdate(update, role));
     TC_ASSIGN_OR_RETURN(ConfigEntry config, s_->config.Get(*req.storage));
-    TC_RETURN_IF_ERROR(ValidateRole(role, config.verification_ttl));
+    // A role stored past verification_ttl (a mount in that state from before)
+    // may be written again as long as it does not get longer: a repair.
+    const int64_t tolerated = stored ? std::max(stored->ttl, stored->max_ttl) : 0;
+    TC_RETURN_IF_ERROR(ValidateRole(role, config.verification_ttl, tolerated));
     TC_RETURN_IF_ERROR(s_->roles.Put(*req.storage, name, role));
-    return framework::NoResponse();
+    auto warning = LifetimeWarning(role, config.verification_ttl);
+    if (!warning) return framework::NoResponse();
+    logical::Response resp;
+    resp.warnings.push_back(*warning);
+    return std::optional<logical::Response>(std::move(resp));
   }
 
   HandlerResult Delete(Request& req, const FieldData& d) {

@@ -85,7 +85,21 @@ Status ApplyRoleUpdate(const RoleUpdate& u, RoleEntry& role) {
   return Status::Ok();
 }
 
-Status ValidateRole(const RoleEntry& role, int64_t verification_ttl) {
+std::optional<std::string> LifetimeWarning(const RoleEntry& role, int64_t verification_ttl) {
+  int64_t lifetime = std::max(role.ttl, role.max_ttl);
+  if (lifetime <= verification_ttl) return std::nullopt;
+  return "ttl/max_ttl " + std::to_string(lifetime) + " exceeds the config verification_ttl " +
+         std::to_string(verification_ttl) +
+         ": credentials can outlive their signing key in the JWKS; lower it or raise verification_ttl";
+}
+
+Status ValidateRole(const RoleEntry& role, int64_t verification_ttl, int64_t tolerated_lifetime) {
+  // Above verification_ttl only while repairing a role that already was, and never longer.
+  const int64_t limit = std::max(verification_ttl, tolerated_lifetime);
+  const std::string hint = tolerated_lifetime > verification_ttl
+                               ? "; the stored role already exceeds it (" + std::to_string(tolerated_lifetime) +
+                                     "): a write may keep or lower that, not raise it"
+                               : "";
   if (role.task.empty()) return Status::InvalidArgument("task: is required and must not be empty");
   if (role.task.size() > 256) return Status::InvalidArgument("task: must be at most 256 characters");
   for (char c : role.task) {
@@ -114,14 +128,15 @@ Status ValidateRole(const RoleEntry& role, int64_t verification_ttl) {
     return Status::InvalidArgument("ttl: must not be greater than max_ttl (" + std::to_string(role.ttl) +
                                    " > " + std::to_string(role.max_ttl) + ")");
   }
-  if (role.max_ttl > verification_ttl) {
+  if (role.max_ttl > limit) {
     return Status::InvalidArgument("max_ttl: must not exceed the config verification_ttl (" +
                                    std::to_string(role.max_ttl) + " > " + std::to_string(verification_ttl) +
-                                   "); raise verification_ttl first");
+                                   ")" + (hint.empty() ? "; raise verification_ttl first" : hint));
   }
-  if (role.ttl > verification_ttl) {
+  if (role.ttl > limit) {
     return Status::InvalidArgument("ttl: must not exceed the config verification_ttl (" +
-                                   std::to_string(role.ttl) + " > " + std::to_string(verification_ttl) + ")");
+                                   std::to_string(role.ttl) + " > " + std::to_string(verification_ttl) + ")" +
+                                   hint);
   }
   if (role.credential_type != kCredentialTypeJwt && role.credential_type != kCredentialTypeOpaque) {
     return Status::InvalidArgument("credential_type: must be \"jwt\" or \"opaque\" (got \"" +

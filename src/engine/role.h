@@ -69,7 +69,13 @@ common::Status ApplyRoleUpdate(const RoleUpdate& update, RoleEntry& role);
 
 // Validates a complete role against the field rules of docs/engine.md and the
 // mount's verification_ttl (max_ttl and ttl may not exceed it).
-common::Status ValidateRole(const RoleEntry& role, int64_t verification_ttl);
+// `tolerated_lifetime`: a ttl/max_ttl above verification_ttl accepted up to
+// this value (the stored role's, when a mount that already violates the rule
+// is being repaired: the write must not make it worse).
+common::Status ValidateRole(const RoleEntry& role, int64_t verification_ttl, int64_t tolerated_lifetime = 0);
+// A warning when the role's ttl/max_ttl exceeds verification_ttl (its
+// credentials can outlive their signing key in the JWKS); nullopt otherwise.
+std::optional<std::string> LifetimeWarning(const RoleEntry& role, int64_t verification_ttl);
 
 class RoleStore {
  public:

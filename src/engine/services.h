@@ -17,6 +17,7 @@
 #include "engine/key_ring.h"
 #include "engine/role.h"
 #include "engine/task_store.h"
+#include "fiber/mutex.h"
 #include "framework/path.h"
 #include "framework/secret.h"
 
@@ -40,6 +41,12 @@ struct Services {
   TaskStore tasks;
   Issuer issuer;
   Introspector introspector;
+  // Held across the check and the write of every request that can change
+  // either side of a rule spanning entities (verification_ttl >= every
+  // role's ttl/max_ttl: config writes and deletes, role writes), so two such
+  // writes cannot each pass their check against the other's old state.
+  // Fiber-aware: it suspends a request, not the event loop.
+  fiber::Mutex settings_mu;
 
   // Periodic work (rollback): rotate/prune keys, tidy task records.
   common::Status Periodic(logical::Storage& storage);

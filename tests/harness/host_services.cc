@@ -30,6 +30,31 @@ void FakeStorage::Put(const std::string& key, Entry entry) {
   data_[key] = std::move(entry);
 }
 
+void FakeStorage::HoldPuts(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_key_ = key;
+}
+
+bool FakeStorage::WaitForHeldPut(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return gate_cv_.wait_for(lock, timeout, [&] { return held_waiting_ > 0; });
+}
+
+void FakeStorage::ReleaseHeldPuts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_key_.reset();
+  gate_cv_.notify_all();
+}
+
+void FakeStorage::PassPutGate(const std::string& key) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!held_key_ || *held_key_ != key) return;
+  ++held_waiting_;
+  gate_cv_.notify_all();
+  gate_cv_.wait(lock, [&] { return !held_key_ || *held_key_ != key; });
+  --held_waiting_;
+}
+
 void FakeStorage::Delete(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   data_.erase(key);
@@ -170,6 +195,7 @@ struct BrokerServer::Services {
         rep->set_err("key '" + req->entry().key() + "' contains '..'");
         return grpc::Status::OK;
       }
+      s_->PassPutGate(req->entry().key());
       s_->Put(req->entry().key(), {req->entry().value(), req->entry().seal_wrap()});
       return grpc::Status::OK;
     }

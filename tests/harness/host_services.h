@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,15 @@ class FakeStorage {
   bool nth_put_failed() const;
   // Every storage RPC sleeps this long before answering (simulates a slow backend).
   void SetDelay(std::chrono::milliseconds delay);
+  // A gate on one key: the plugin's Puts of `key` wait, before they are
+  // applied, until ReleaseHeldPuts() (so a test can run another request
+  // while one is between its checks and its write).
+  void HoldPuts(const std::string& key);
+  // True once a Put of the held key is waiting (false after `timeout`).
+  bool WaitForHeldPut(std::chrono::milliseconds timeout);
+  void ReleaseHeldPuts();
+  // Used by the service: returns once a Put of `key` may be applied.
+  void PassPutGate(const std::string& key);
 
   // Counters of served RPCs.
   int gets() const { return gets_; }
@@ -75,6 +85,9 @@ class FakeStorage {
   std::string nth_put_message_;
   bool nth_put_failed_ = false;
   std::chrono::milliseconds delay_{0};
+  std::condition_variable gate_cv_;
+  std::optional<std::string> held_key_;
+  int held_waiting_ = 0;
   std::optional<std::chrono::milliseconds> last_deadline_;
   std::atomic<int> gets_{0}, puts_{0}, lists_{0}, deletes_{0};
 };
