@@ -3,7 +3,9 @@
 # instrumented with -fsanitize=fuzzer-no-link,address,undefined) into
 # build-fuzz and runs each target for a bounded time over a copy of its seed
 # corpus (tests/fuzz/corpus/<target>/) plus its saved regressions
-# (tests/fuzz/regressions/<target>/). Exits non-zero when any target finds a
+# (tests/fuzz/regressions/<target>/). With BUILD_DIR naming a tree that
+# scripts/sanitize.sh configured for fuzzing (clang ASan builds do), that tree
+# is reused instead of configuring build-fuzz. Exits non-zero when any target finds a
 # crash, leak, timeout or OOM, printing the reproducer path; reproduce with
 #   build-fuzz/tests/fuzz/<target> <reproducer>
 #
@@ -25,19 +27,28 @@ ALL_TARGETS="field_parse_fuzzer backend_request_fuzzer template_fuzzer introspec
 FUZZ_TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 start=$(date +%s)
 
-CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} -DTASKCRED_WERROR=OFF \
-  -DTASKCRED_FUZZ=ON -DTASKCRED_BUILD_TESTS=ON -DTASKCRED_SANITIZE=address,undefined \
-  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all" \
-  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all" ${CMAKE_ARGS:-} >/dev/null
+if grep -qs '^TASKCRED_FUZZ:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
+  # A tree scripts/sanitize.sh configured (clang, ASan+UBSan, fuzzer-no-link,
+  # TASKCRED_FUZZ=ON; BUILD_DIR=build-asan in CI): reused as it is.
+  echo "fuzz.sh: reusing the instrumented tree in $BUILD_DIR"
+else
+  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} -DTASKCRED_WERROR=OFF \
+    -DTASKCRED_FUZZ=ON -DTASKCRED_BUILD_TESTS=ON -DTASKCRED_SANITIZE=address,undefined \
+    -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all" \
+    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all" ${CMAKE_ARGS:-} >/dev/null
+fi
 # shellcheck disable=SC2086
 cmake --build "$BUILD_DIR" -j"$JOBS" --target $FUZZ_TARGETS
 built=$(date +%s)
 
 WORK=$BUILD_DIR/fuzz-work
 rm -rf "$WORK" && mkdir -p "$WORK"
-export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:print_stacktrace=1:abort_on_error=0"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+# log_path=stderr: a reused sanitize.sh tree has report files compiled in as
+# its default; a fuzzer's report belongs in its own log here.
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:print_stacktrace=1:abort_on_error=0:log_path=stderr"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=stderr"
+export LSAN_OPTIONS="log_path=stderr"
 
 run_one() {
   local t=$1 dir=$WORK/$1

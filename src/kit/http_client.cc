@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <coroutine>
 #include <exception>
 #include <optional>
 #include <utility>

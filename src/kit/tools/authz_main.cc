@@ -30,6 +30,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <condition_variable>
+#include <coroutine>
 #include <cstdio>
 #include <functional>
 #include <iostream>
