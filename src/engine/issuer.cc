@@ -42,9 +42,27 @@ nlohmann::json Issued::PreviewData() const {
   return d;
 }
 
+Status ValidateInstance(std::string_view instance) {
+  auto allowed = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  };
+  bool ok = !instance.empty() && instance.size() <= 128 && instance != "." &&
+            instance.find("..") == std::string_view::npos;
+  for (char c : instance) ok = ok && allowed(c);
+  if (ok) return Status::Ok();
+  return Status::InvalidArgument(
+      "instance: must be 1 to 128 characters from [a-zA-Z0-9._-], not \".\" and without \"..\"");
+}
+
 Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& system_view,
                                const IssueInput& input) {
+  // Everything a caller sends is checked here, once, for creds and preview
+  // alike: a dry run refuses exactly what the real run refuses.
   TC_RETURN_IF_ERROR(ValidateRoleName(input.role_name).WithContext("role"));
+  if (input.instance) {
+    TC_RETURN_IF_ERROR(ValidateInstance(*input.instance));
+  }
   TC_ASSIGN_OR_RETURN(std::optional<RoleEntry> role, roles_.Get(storage, input.role_name));
   if (!role) return Status::InvalidArgument("role: unknown role \"" + input.role_name + "\"");
   TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));

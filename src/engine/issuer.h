@@ -32,9 +32,13 @@ namespace taskcred::engine {
 // Prefix of opaque tokens: tcop_<task_id>_<base64url of 32 random bytes>.
 inline constexpr std::string_view kOpaquePrefix = "tcop_";
 
+// The run instance (creds/<role>/<instance>, preview's "instance"): 1 to 128
+// characters from [a-zA-Z0-9._-], not "." and without "..". 400 naming it.
+common::Status ValidateInstance(std::string_view instance);
+
 struct IssueInput {
   std::string role_name;
-  std::optional<std::string> instance;
+  std::optional<std::string> instance;  // when given: ValidateInstance
   nlohmann::json parameters = nlohmann::json::object();  // name -> value, as sent
   std::string entity_id;                                 // "" when the token has no entity
   std::string client_token_accessor;                     // used for sub when there is no entity

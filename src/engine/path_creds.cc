@@ -35,11 +35,8 @@ class CredsHandlers {
     TC_ASSIGN_OR_RETURN(in.role_name, d.GetString(kFieldRole));
     if (d.Has(kFieldInstance)) {
       TC_ASSIGN_OR_RETURN(std::string instance, d.GetString(kFieldInstance));
-      if (instance.size() > 128 || instance.find("..") != std::string::npos || instance == ".") {
-        return Status::InvalidArgument(
-            "instance: must be 1 to 128 characters from [a-zA-Z0-9._-], not \".\" "
-            "and without \"..\"");
-      }
+      // An empty capture is no <instance> segment. The rule is the issuer's
+      // (ValidateInstance), shared with preview.
       if (!instance.empty()) in.instance = std::move(instance);
     }
     in.parameters = ParameterValues(req, {});

@@ -141,6 +141,13 @@ Status CheckValue(std::string_view where, std::string_view value, std::string_vi
       return Status::InvalidArgument(std::string(where) + ": value may not contain '" + std::string(1, c) +
                                      "' (it could widen the grant)");
     }
+    // Outside a resource's alphabet: refused here, naming the value's
+    // source, rather than by the rendered grant's validation.
+    if (c != '/' && c != '*' && !grants::IsPathSegmentChar(c)) {
+      return Status::InvalidArgument(std::string(where) + ": value may not contain '" + std::string(1, c) +
+                                     "' (a resource allows " + std::string(grants::kPathSegmentCharsText) +
+                                     ")");
+    }
   }
   // No piece between '/' may be empty, "." or ".." (no climbing, no empty segment).
   size_t start = 0;
@@ -303,6 +310,8 @@ Result<std::vector<Grant>> RenderGrants(const std::vector<Grant>& templates, con
       std::string where = field + " {{" + std::string(name) + "}}";
       auto it = placeholders.find(name);
       if (it == placeholders.end()) return Status::InvalidArgument(where + ": unknown placeholder");
+      // A parameter's value is named by the parameter the caller sent.
+      if (it->second.kind == Placeholder::Kind::kParameter) where = it->second.key + " (" + where + ")";
       std::optional<std::string> value = Lookup(it->second, ctx);
       if (!value || value->empty()) return Status::InvalidArgument(where + ": no value for this placeholder");
       std::string_view regex;

@@ -104,6 +104,8 @@ Status ValidateAction(std::string_view action) {
 Status ValidateGrantTemplate(const Grant& g) { return ValidateAs(g, ResourceKind::kTemplate); }
 Status ValidateGrant(const Grant& g) { return ValidateAs(g, ResourceKind::kGrant); }
 
+bool IsPathSegmentChar(char c) { return internal::IsSegmentChar(c); }
+
 Status ValidateConcreteResource(std::string_view resource) {
   auto parsed = ParseResource(resource, ResourceKind::kConcrete);
   return parsed.ok() ? Status::Ok() : parsed.status();

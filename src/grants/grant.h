@@ -59,6 +59,11 @@ inline constexpr size_t kMaxGrants = 100;
 // and are refused everywhere.
 inline constexpr std::string_view kWildcardChars = "*";
 inline constexpr std::string_view kSeparatorChars = "/?#%\\";
+// True for a character a resource's path segment may hold (the grammar
+// above): A-Z a-z 0-9 . _ ~ - : @ + = ,
+bool IsPathSegmentChar(char c);
+// The characters IsPathSegmentChar accepts, for messages.
+inline constexpr std::string_view kPathSegmentCharsText = "A-Z a-z 0-9 . _ ~ - : @ + = ,";
 
 // ---- Validation ----
 

@@ -18,13 +18,6 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool IsSchemeChar(char c) { return IsLower(c) || IsDigit(c) || c == '+' || c == '.' || c == '-'; }
 bool IsAuthorityChar(char c) { return IsLower(c) || IsDigit(c) || c == '.' || c == '_' || c == ':' || c == '-'; }
-bool IsSegmentChar(char c) {
-  if (IsLower(c) || IsUpper(c) || IsDigit(c)) return true;
-  switch (c) {
-    case '.': case '_': case '~': case '-': case ':': case '@': case '+': case '=': case ',': return true;
-    default: return false;
-  }
-}
 bool IsPlaceholderNameChar(char c) {
   return IsLower(c) || IsUpper(c) || IsDigit(c) || c == '_' || c == '.' || c == '-';
 }
@@ -101,6 +94,14 @@ Status CheckPart(std::string_view part, ResourceKind kind, bool authority, bool 
 }
 
 }  // namespace
+
+bool IsSegmentChar(char c) {
+  if (IsLower(c) || IsUpper(c) || IsDigit(c)) return true;
+  switch (c) {
+    case '.': case '_': case '~': case '-': case ':': case '@': case '+': case '=': case ',': return true;
+    default: return false;
+  }
+}
 
 std::string Quote(std::string_view text) {
   constexpr size_t kMax = 120;

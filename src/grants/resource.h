@@ -24,6 +24,9 @@ struct ParsedResource {
 // into `resource`. kInvalidArgument: `resource "<text>": <rule>`.
 common::Result<ParsedResource> ParseResource(std::string_view resource, ResourceKind kind);
 
+// A character a path segment may hold: A-Z a-z 0-9 . _ ~ - : @ + = ,
+bool IsSegmentChar(char c);
+
 // Quotes user text for an error message, truncated and with non-printable
 // bytes shown as \xNN.
 std::string Quote(std::string_view text);

@@ -370,6 +370,47 @@ TEST(PreviewTest, ShowsWhatCredsWouldIssueAndWritesNothing) {
   ExpectInvalid(h.Write("roles/backup-job/preview", json::object()), "snapshot_id");
 }
 
+// A dry run refuses exactly what the real run refuses, and accepts with the
+// same grants: instances (URL segment for creds, body field for preview) and
+// parameter values through both.
+TEST(PreviewTest, RefusesAndAcceptsExactlyWhatCredsDoes) {
+  EngineHarness h;
+  ASSERT_TRUE(h.Write("roles/inst", {{"task", "t"}, {"grants", {"read kv://runs/{{instance}}"}}}).ok());
+  ASSERT_TRUE(h.Write("roles/param", {{"task", "t"},
+                                      {"grants", {"read kv://runs/{{p}}"}},
+                                      {"parameters", {{"p", "^.+$"}}}})
+                  .ok());
+  auto grants_of = [](const logical::HandlerResult& r) {
+    return r.ok() && r->has_value() ? (*r)->data["grants"] : json();
+  };
+  for (const std::string& instance :
+       {std::string("run-1.2_3"), std::string("a..b"), std::string("."), std::string(".."), std::string("x/y"),
+        std::string("../../etc"), std::string("a b"), std::string("r\xc3\xa9"), std::string("a\nb"), std::string(""),
+        std::string(128, 'x'), std::string(129, 'x'), std::string(10240, 'y')}) {
+    SCOPED_TRACE("instance \"" + instance.substr(0, 40) + "\"");
+    auto creds = h.Read("creds/inst/" + instance);
+    auto preview = h.Write("roles/inst/preview", {{"instance", instance}});
+    EXPECT_EQ(creds.ok(), preview.ok()) << (creds.ok() ? preview.status() : creds.status()).ToString();
+    if (!preview.ok()) ExpectInvalid(preview, "instance");
+    if (creds.ok() && preview.ok()) {
+      EXPECT_EQ(grants_of(creds), grants_of(preview));
+    }
+  }
+  for (const std::string& value :
+       {std::string("42"), std::string("a;b"), std::string("{{task_id}}"), std::string("x}}"), std::string("a*"),
+        std::string("a/b"), std::string(".."), std::string("a b"), std::string("a,b=c"), std::string(300, 'v')}) {
+    SCOPED_TRACE("p = \"" + value.substr(0, 40) + "\"");
+    auto creds = h.Write("creds/param", {{"p", value}});
+    auto preview = h.Write("roles/param/preview", {{"p", value}});
+    EXPECT_EQ(creds.ok(), preview.ok()) << (creds.ok() ? preview.status() : creds.status()).ToString();
+    if (!creds.ok()) ExpectInvalid(creds, "p (");  // names the parameter the caller sent
+    if (!preview.ok()) ExpectInvalid(preview, "p (");
+    if (creds.ok() && preview.ok()) {
+      EXPECT_EQ(grants_of(creds), grants_of(preview));
+    }
+  }
+}
+
 TEST(PreviewTest, AudienceDefaultsFromConfig) {
   EngineHarness h;
   ASSERT_TRUE(h.Write("config", {{"default_audience", "svc"}}).ok());
