@@ -225,7 +225,7 @@ class BackendService::Impl {
                                     ::pb::HandleExistenceCheckReply* reply) {
     return Guard(st_, "HandleExistenceCheck", [&]() -> grpc::Status {
       TC_GRPC_ASSIGN(auto inst, Find(ctx));
-      auto req = FromProto(args->request());
+      auto req = FromProto(args->request(), DataDecoding::kLenient);
       if (!req.ok()) {
         *reply->mutable_err() = EncodeProtoError(req.status());
         return grpc::Status::OK;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <utility>
 
 namespace taskcred::runtime {
 namespace {
@@ -124,14 +126,32 @@ std::string EncodeJson(const nlohmann::json& value, std::string_view null_as) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// Deepest bracket nesting of JSON text (brackets inside strings do not
-// count). nlohmann parses iteratively, but copying or walking a value
-// recurses once per level, so a million-deep body must be refused before it
-// is parsed.
-static size_t JsonNestingDepth(std::string_view text) {
-  size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
+namespace {
+
+constexpr size_t kMaxJsonDepth = 512;
+
+// A top-level member name for a message: valid UTF-8, at most 64 bytes.
+std::string FieldName(std::string_view raw) {
+  std::string name = SanitizeUtf8(raw.substr(0, 64));
+  return raw.size() > 64 ? name + "..." : name;
+}
+
+// Scans JSON text for bracket nesting deeper than kMaxJsonDepth (brackets
+// inside strings do not count); returns whether it is, and the raw name of
+// the top-level member it is in (empty when none). nlohmann parses
+// iteratively, but copying or walking a value recurses once per level, so a
+// million-deep body must be refused before it is parsed.
+struct DepthScan {
+  bool too_deep = false;
+  std::string_view field;
+};
+DepthScan ScanDepth(std::string_view text) {
+  DepthScan out;
+  size_t depth = 0;
+  bool in_string = false, escaped = false, expect_key = false;
+  size_t key_start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
     if (in_string) {
       if (escaped) {
         escaped = false;
@@ -139,27 +159,92 @@ static size_t JsonNestingDepth(std::string_view text) {
         escaped = true;
       } else if (c == '"') {
         in_string = false;
+        if (key_start != 0) {
+          out.field = text.substr(key_start, i - key_start);
+          key_start = 0;
+        }
       }
     } else if (c == '"') {
       in_string = true;
+      if (depth == 1 && expect_key) {
+        key_start = i + 1;
+        expect_key = false;
+      }
     } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
+      if (++depth > kMaxJsonDepth) {
+        out.too_deep = true;
+        return out;
+      }
+      if (depth == 1) expect_key = c == '{';
     } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
+      if (--depth == 0) out.field = {};
+    } else if (c == ',' && depth == 1) {
+      expect_key = true;
     }
   }
-  return deepest;
+  return out;
 }
 
+// Replays a failed parse to say where and why it failed: the top-level
+// member being parsed and nlohmann's reason (without its echo of the input).
+class ErrorLocator : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return ++depth_, true; }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override { return ++depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool key(string_t& k) override {
+    if (depth_ == 1) field_ = k;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string& token, const nlohmann::detail::exception& ex) override {
+    id_ = ex.id;
+    token_ = token.substr(0, 32);
+    reason_ = ex.what();
+    if (size_t b = reason_.find("] "); b != std::string::npos) reason_.erase(0, b + 2);
+    if (size_t e = reason_.find("; last read"); e != std::string::npos) reason_.erase(e);
+    return false;
+  }
+
+  // The message for `what` ("request data").
+  std::string Message(std::string_view what) const {
+    std::string in = field_.empty() ? "" : " (in or after field \"" + FieldName(field_) + "\")";
+    if (id_ == 406) {  // out_of_range: a number that does not fit a double
+      std::string number = SanitizeUtf8(token_);
+      if (!field_.empty()) return FieldName(field_) + ": number " + number + " is out of range";
+      return std::string(what) + ": number " + number + " is out of range";
+    }
+    return std::string(what) + " is not valid JSON: " + reason_ + in;
+  }
+
+ private:
+  int depth_ = 0;
+  std::string field_, token_, reason_;
+  int id_ = 0;
+};
+
+}  // namespace
+
 Result<nlohmann::json> DecodeJsonObject(std::string_view text, std::string_view field) {
-  constexpr size_t kMaxJsonDepth = 512;
   if (text.empty()) return nlohmann::json::object();
-  if (JsonNestingDepth(text) > kMaxJsonDepth) {
-    return Status::InvalidArgument(std::string(field) + " is nested more than " + std::to_string(kMaxJsonDepth) +
-                                   " levels deep");
+  if (DepthScan scan = ScanDepth(text); scan.too_deep) {
+    std::string depth = "nested more than " + std::to_string(kMaxJsonDepth) + " levels deep";
+    if (!scan.field.empty()) return Status::InvalidArgument(FieldName(scan.field) + ": " + depth);
+    return Status::InvalidArgument(std::string(field) + " is " + depth);
   }
   auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Status::InvalidArgument(std::string(field) + " is not valid JSON");
+  if (j.is_discarded()) {
+    ErrorLocator locator;
+    nlohmann::json::sax_parse(text, &locator);
+    return Status::InvalidArgument(locator.Message(field));
+  }
   if (j.is_null()) return nlohmann::json::object();
   if (!j.is_object()) return Status::InvalidArgument(std::string(field) + " must be a JSON object");
   return j;
@@ -179,14 +264,21 @@ void ToProto(const tl::Secret& in, ::pb::Secret* out) {
   out->set_lease_id(SanitizeUtf8(in.lease_id));
 }
 
-Result<tl::Request> FromProto(const ::pb::Request& in) {
+Result<tl::Request> FromProto(const ::pb::Request& in, DataDecoding data) {
   tl::Request out;
   auto op = tl::ParseOperation(in.operation());
   if (!op) return Status::UnsupportedOperation("unsupported operation \"" + SanitizeUtf8(in.operation()) + "\"");
   out.operation = *op;
   out.id = in.id();
   out.path = in.path();
-  TC_ASSIGN_OR_RETURN(out.data, DecodeJsonObject(in.data(), "request data"));
+  auto decoded = DecodeJsonObject(in.data(), "request data");
+  if (decoded.ok()) {
+    out.data = std::move(decoded).value();
+  } else if (data == DataDecoding::kLenient) {
+    out.data = nlohmann::json::object();
+  } else {
+    return decoded.status();
+  }
   if (in.has_secret()) {
     TC_ASSIGN_OR_RETURN(tl::Secret s, FromProto(in.secret()));
     out.secret = std::move(s);

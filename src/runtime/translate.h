@@ -34,7 +34,13 @@ std::string EncodeJson(const nlohmann::json& value, std::string_view null_as);
 // Parses a wire JSON field: "" and "null" → empty object; non-object → error.
 common::Result<nlohmann::json> DecodeJsonObject(std::string_view text, std::string_view field);
 
-common::Result<taskcred::logical::Request> FromProto(const ::pb::Request& in);
+// kLenient: request data that cannot be decoded becomes {} instead of an
+// error. For the existence check, which needs only the path: Vault logs a
+// failed existence check as an internal error, and the operation that
+// follows refuses the data with a 400 naming the field anyway.
+enum class DataDecoding { kStrict, kLenient };
+common::Result<taskcred::logical::Request> FromProto(const ::pb::Request& in,
+                                                     DataDecoding data = DataDecoding::kStrict);
 void ToProto(const taskcred::logical::Request& in, ::pb::Request* out);  // (tests, hosts)
 
 common::Result<taskcred::logical::Secret> FromProto(const ::pb::Secret& in);

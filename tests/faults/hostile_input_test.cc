@@ -166,14 +166,15 @@ TEST_F(HostileInputTest, TooManyParametersIsRefused) {
 
 TEST_F(HostileInputTest, DeeplyNestedFields) {
   StorageImage before = Image();
-  ExpectRefused(Call(*m_, "create", "roles/deep", RoleWith("grants", DeepArray(10000))), before, "grants",
-                "nested");
+  // The message names the field the depth is in (and the rule).
+  ExpectRefused(Call(*m_, "create", "roles/deep", RoleWith("grants", DeepArray(10000))), before,
+                "grants: nested more than 512 levels deep");
   ExpectRefused(Call(*m_, "create", "roles/deep", RoleWith("parameters", DeepObject(10000))), before,
-                "parameters", "nested");
-  ExpectRefused(Call(*m_, "update", "creds/backup", {{"snapshot_id", DeepArray(10000)}}), before, "snapshot_id",
-                "nested");
+                "parameters: nested");
+  ExpectRefused(Call(*m_, "update", "creds/backup", {{"snapshot_id", DeepArray(10000)}}), before,
+                "snapshot_id: nested");
   ExpectRefused(Call(*m_, "update", "config", {{"default_audience", DeepArray(10000)}}), before,
-                "default_audience", "nested");
+                "default_audience: nested");
 }
 
 TEST_F(HostileInputTest, OversizedParameterValuesAndConfig) {
@@ -220,6 +221,34 @@ TEST_F(HostileInputTest, RawMillionDeepData) {
       "{\"task\": " + std::string(1000000, '[') + "\"x\"" + std::string(1000000, ']') + "}",
       "{\"grants\": " + std::string(1000000, '[') + std::string(1000000, ']') + "}",
   });
+}
+
+// Raw Request.data whose problem is in one field: the 400 names it and the
+// rule, and the existence check Vault sends first does not fail on it (Vault
+// would log that as an internal error).
+TEST_F(HostileInputTest, RawDataErrorsNameTheField) {
+  StorageImage before = Image();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"task": "t", "grants": "read kv://a/b", "max_uses": 1e999})", "max_uses: number 1e999 is out of range"},
+      {R"({"task": "t", "ttl": -1e400})", "ttl: number -1e400 is out of range"},
+      {R"({"task": )" + std::string(600, '[') + std::string(600, ']') + "}", "task: nested more than 512 levels"},
+      {R"({"task": "t", "grants": tru})", "not valid JSON"},
+  };
+  for (const auto& [body, want] : cases) {
+    SCOPED_TRACE(want);
+    RequestResult r = RawRequest(*host_, *m_, "create", "roles/raw", body);
+    EXPECT_EQ(r.http_status, 400) << r.error.substr(0, 300);
+    EXPECT_NE(r.error.find(want), std::string::npos) << r.error.substr(0, 300);
+    RequestSpec spec;
+    spec.operation = "update";
+    spec.path = "roles/raw";
+    spec.raw_data = body;
+    auto check = m_->HandleExistenceCheck(spec);
+    ASSERT_TRUE(check.status.ok()) << check.status.error_message();
+    EXPECT_FALSE(check.reply.has_err()) << "the existence check failed: " << check.reply.err().err_msg();
+    EXPECT_TRUE(check.reply.check_found());
+    ExpectStillServing(before);
+  }
 }
 
 // Request.data that is not what the host would send: truncated and non-JSON

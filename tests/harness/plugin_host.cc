@@ -465,7 +465,7 @@ namespace {
   req.set_id(RandomUuid());
   req.set_operation(spec.operation);
   req.set_path(spec.path);
-  req.set_data(spec.data.dump());
+  req.set_data(spec.raw_data ? *spec.raw_data : spec.data.dump());
   req.set_client_token(spec.client_token);
   req.set_client_token_accessor("harness-accessor");
   req.set_display_name("harness");

@@ -109,6 +109,7 @@ struct RequestSpec {
   std::string operation = "read";
   std::string path;
   nlohmann::json data = nullptr;  // Request.data (JSON text; null -> "null")
+  std::optional<std::string> raw_data;  // when set: Request.data as is (need not be valid JSON)
   std::optional<nlohmann::json> secret_internal_data;  // sets Request.secret
   std::string lease_id;
   std::string entity_id;

@@ -83,6 +83,49 @@ TEST(TranslateTest, RequestDataRules) {
   EXPECT_EQ(FromProto(unknown).status().kind(), ErrorKind::kUnsupportedOperation);
 }
 
+// A body that cannot be decoded says which top-level field and why, without
+// echoing the input (it may hold a token).
+TEST(TranslateTest, UndecodableDataNamesTheFieldAndTheRule) {
+  struct Case {
+    std::string data;
+    std::vector<std::string> want;  // substrings of the message
+    std::string absent;             // must not appear (echoed input)
+  };
+  auto deep = [](const std::string& key, int levels) {
+    return R"({"ttl":60,")" + key + R"(":)" + std::string(levels, '[') + std::string(levels, ']') + "}";
+  };
+  const std::vector<Case> cases = {
+      {R"({"max_uses": 1e999})", {"max_uses: number 1e999 is out of range"}, ""},
+      {R"({"ttl": 5, "max_uses": -1e999})", {"max_uses: number -1e999 is out of range"}, ""},
+      {"[1e999]", {"request data: number 1e999 is out of range"}, ""},
+      {deep("grants", 600), {"grants: nested more than 512 levels deep"}, ""},
+      {std::string(600, '['), {"request data is nested more than 512 levels deep"}, ""},
+      {R"({"a":"[[[[", "grants": )" + std::string(513, '{'), {"grants: nested more than 512"}, ""},
+      {R"({"token": "s3cr3t-value", "x": tru})", {"request data is not valid JSON", "syntax error",
+                                                   "field \"x\""}, "s3cr3t"},
+      {R"({"token": "s3cr3t-value")", {"request data is not valid JSON"}, "s3cr3t"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.data.substr(0, 80));
+    ::pb::Request wire;
+    wire.set_operation("update");
+    wire.set_data(c.data);
+    auto r = FromProto(wire);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().kind(), ErrorKind::kInvalidArgument);
+    for (const auto& w : c.want) {
+      EXPECT_NE(r.status().message().find(w), std::string::npos) << r.status().message();
+    }
+    if (!c.absent.empty()) {
+      EXPECT_EQ(r.status().message().find(c.absent), std::string::npos) << r.status().message();
+    }
+    // The existence check only needs the path: the data becomes {}.
+    auto lenient = FromProto(wire, DataDecoding::kLenient);
+    ASSERT_TRUE(lenient.ok()) << lenient.status().ToString();
+    EXPECT_EQ(lenient->data, nlohmann::json::object());
+  }
+}
+
 TEST(TranslateTest, ResponseNeverEmptyJsonAndAlwaysIssueTime) {
   tl::Response r;
   r.data = nullptr;
