@@ -421,7 +421,7 @@ TEST_F(IntrospectTest, TasksListShowsLiveRunsUnlessAskedForEndedOnes) {
   ASSERT_TRUE(h_.Revoke(*revoked.secret).ok());
   auto r = h_.List("tasks/");
   json data = DataOf(r);
-  EXPECT_EQ(data["keys"], json({live["task_id"]}));
+  EXPECT_EQ(data["keys"], json::array({live["task_id"]}));
   EXPECT_EQ(data["key_info"][live["task_id"].get<std::string>()]["role"], "jwt");
   EXPECT_EQ(data["key_info"][live["task_id"].get<std::string>()]["expires_at"], live["expires_at"]);
   EXPECT_EQ(ListKeys(h_, "tasks/", {{"include_ended", true}}).size(), 2u);

@@ -115,7 +115,7 @@ TEST_F(TidyTest, RemovesOnlyRecordsPastExpiryPlusMargin) {
   EXPECT_EQ(counts["tasks_deleted"], 3);
   EXPECT_EQ(counts["index_entries_deleted"], 0);  // the hour layout has no index
   EXPECT_EQ(counts["buckets_scanned"], 1);
-  EXPECT_EQ(Stored(), json({keep["task_id"]}));
+  EXPECT_EQ(Stored(), json::array({keep["task_id"]}));
   EXPECT_EQ(Tidy()["tasks_deleted"], 0);  // nothing left to do
 }
 

@@ -161,7 +161,7 @@ TEST(FieldParseTest, Slices) {
       Ok("comma array", FieldType::kCommaStringSlice, json{"value1", "value2"}, json{"value1", "value2"}),
       Ok("comma empty array", FieldType::kCommaStringSlice, json::array(), json::array()),
       Ok("comma number", FieldType::kCommaStringSlice, 7, json{"7"}),
-      Bad("comma nested list", FieldType::kCommaStringSlice, json{json{"a"}}, "expected a list of strings"),
+      Bad("comma nested list", FieldType::kCommaStringSlice, json::array({json::array({"a"})}), "expected a list of strings"),
       Bad("string slice object", FieldType::kStringSlice, json{{"a", "b"}}, "expected a list of strings"),
       Bad("string slice bad UTF-8", FieldType::kStringSlice, json{kBadUtf8}, "UTF-8"),
       Bad("comma bad UTF-8", FieldType::kCommaStringSlice, kBadUtf8, "UTF-8"),
