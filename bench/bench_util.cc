@@ -106,8 +106,8 @@ std::unique_ptr<PluginHost> StartHost(const std::string& binary) {
   return std::move(host).value();
 }
 
-Mount& NewMount(PluginHost& host) {
-  auto m = host.Setup({});
+Mount& NewMount(PluginHost& host, taskcred::test::SetupOptions options) {
+  auto m = host.Setup(std::move(options));
   if (!m.ok()) Die("setup: " + m.status().ToString());
   if (!(*m)->setup().ok() || !(*m)->setup().reply.err().empty()) Die("Setup RPC failed");
   auto init = (*m)->Initialize();

@@ -86,7 +86,8 @@ RequestResult MustCall(Mount& m, const std::string& operation, const std::string
 // resource check the tokens' grants allow; `consume` spends a use.
 Op IntrospectOp(Mount* m, std::vector<std::string> tokens, bool consume);
 std::unique_ptr<PluginHost> StartHost(const std::string& binary);
-Mount& NewMount(PluginHost& host);
+// A set-up, initialized mount (`options.storage` to share one storage).
+Mount& NewMount(PluginHost& host, taskcred::test::SetupOptions options = {});
 // A taskcred mount signing with `alg`, with roles "jwt" and "opaque"
 // (unlimited uses, 1 h TTL, two grants).
 Mount& TaskcredMount(PluginHost& host, const std::string& alg);

@@ -63,17 +63,6 @@ class Current {
   std::vector<std::unique_ptr<PluginHost>> hosts_;
 };
 
-Mount* SetupOver(PluginHost& host, const std::shared_ptr<FakeStorage>& storage) {
-  taskcred::test::SetupOptions so;
-  so.storage = storage;
-  auto m = host.Setup(so);
-  if (!m.ok()) Die("setup: " + m.status().ToString());
-  if (!(*m)->setup().ok() || !(*m)->setup().reply.err().empty()) Die("Setup RPC failed");
-  auto init = (*m)->Initialize();
-  if (!init.ok() || init.reply.has_err()) Die("Initialize failed");
-  return *m;
-}
-
 RequestSpec LeaseSpec(const std::string& op, const RequestResult& issued) {
   RequestSpec spec;
   spec.operation = op;
@@ -142,7 +131,9 @@ class Soak {
  private:
   void Restart() {
     auto host = StartHost(o_.plugin);
-    Mount* m = SetupOver(*host, storage_);
+    taskcred::test::SetupOptions so;
+    so.storage = storage_;
+    Mount* m = &NewMount(*host, so);
     current_.Set(std::move(host), m);
   }
 
