@@ -129,9 +129,11 @@ Result<std::chrono::seconds> GrpcSystemView::DefaultLeaseTTL() {
 }
 
 Result<std::chrono::seconds> GrpcSystemView::MaxLeaseTTL() {
-  TC_ASSIGN_OR_RETURN(auto r, Unary(*stub_, deadline_, "system view max lease TTL", &SystemViewStub::AsyncMaxLeaseTTL,
-                                    &SystemViewStub::MaxLeaseTTL));
-  return TtlSeconds(r);
+  return max_ttl_->Get([&]() -> Result<std::chrono::seconds> {
+    TC_ASSIGN_OR_RETURN(auto r, Unary(*stub_, deadline_, "system view max lease TTL",
+                                      &SystemViewStub::AsyncMaxLeaseTTL, &SystemViewStub::MaxLeaseTTL));
+    return TtlSeconds(r);
+  });
 }
 
 Result<tl::MountLeaseTTLs> GrpcSystemView::LeaseTTLs() {

@@ -19,6 +19,7 @@
 
 #include "logical/storage.h"
 #include "logical/system_view.h"
+#include "runtime/shared_answer.h"
 #include "sdk/plugin/pb/backend.grpc.pb.h"
 
 namespace taskcred::runtime {
@@ -47,15 +48,24 @@ class GrpcStorage : public taskcred::logical::Storage {
 
 class GrpcSystemView : public taskcred::logical::SystemView {
  public:
-  GrpcSystemView(std::shared_ptr<::pb::SystemView::StubInterface> stub, Deadline deadline)
-      : stub_(std::move(stub)), deadline_(deadline) {}
-  explicit GrpcSystemView(const std::shared_ptr<grpc::Channel>& channel)
-      : stub_(::pb::SystemView::NewStub(channel)) {}
+  using SharedTtl = SharedAnswer<std::chrono::seconds>;
 
-  GrpcSystemView BoundTo(Deadline deadline) const { return GrpcSystemView(stub_, deadline); }
+  GrpcSystemView(std::shared_ptr<::pb::SystemView::StubInterface> stub, Deadline deadline,
+                 std::shared_ptr<SharedTtl> max_ttl = std::make_shared<SharedTtl>())
+      : stub_(std::move(stub)), deadline_(deadline), max_ttl_(std::move(max_ttl)) {}
+  explicit GrpcSystemView(const std::shared_ptr<grpc::Channel>& channel)
+      : stub_(::pb::SystemView::NewStub(channel)), max_ttl_(std::make_shared<SharedTtl>()) {}
+
+  // Copies share the stub and the MaxLeaseTTL question.
+  GrpcSystemView BoundTo(Deadline deadline) const { return GrpcSystemView(stub_, deadline, max_ttl_); }
 
   common::Result<std::chrono::seconds> DefaultLeaseTTL() override;
+  // Concurrent askers share one call per wave (SharedAnswer): each answer
+  // still comes from a call started after its caller asked, so a tune that
+  // finished before the question is always seen.
   common::Result<std::chrono::seconds> MaxLeaseTTL() override;
+  // MaxLeaseTTL calls this instance and its copies have made.
+  uint64_t max_lease_ttl_calls() const { return max_ttl_->calls(); }
   // Both RPCs started together on one completion queue and awaited on the
   // caller's thread: one broker round trip of latency instead of two, and no
   // thread per request.
@@ -71,6 +81,7 @@ class GrpcSystemView : public taskcred::logical::SystemView {
  private:
   std::shared_ptr<::pb::SystemView::StubInterface> stub_;
   Deadline deadline_;
+  std::shared_ptr<SharedTtl> max_ttl_;
 };
 
 // Maps a failed RPC status to a taskcred Status "<what>: <detail>".

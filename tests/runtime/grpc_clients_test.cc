@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
+#include "runtime/loop.h"
 #include "runtime/test_support.h"
 
 namespace taskcred::runtime {
@@ -173,6 +176,126 @@ TEST_F(GrpcClientsTest, LeaseTTLsHonoursTheDeadline) {
   EXPECT_EQ(ttls.status().kind(), ErrorKind::kDeadlineExceeded);
   EXPECT_NE(ttls.status().message().find("lease TTL"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // not waiting for the host
+}
+
+// MaxLeaseTTL answering what the host knew when each call arrived; the first
+// call is held until Release(), so a test can change the answer (a tune)
+// while that call is in flight.
+class HeldMaxTtl final : public ::pb::SystemView::Service {
+ public:
+  std::atomic<int64_t> ttl_ns{86400LL * 1000000000LL};
+  std::atomic<int> calls{0};
+
+  grpc::Status MaxLeaseTTL(grpc::ServerContext*, const ::pb::Empty*, ::pb::TTLReply* r) override {
+    const int64_t known = ttl_ns.load();
+    if (++calls == 1) {
+      std::unique_lock lock(mu_);
+      first_arrived_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return released_; });
+    }
+    r->set_ttl(known);
+    return grpc::Status::OK;
+  }
+  bool WaitForFirst() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return first_arrived_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool first_arrived_ = false, released_ = false;
+};
+
+// The host's services and an EventLoop on its own thread whose fibers call
+// them over an in-process channel.
+class SharedMaxTtlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder b;
+    b.RegisterService(&host_);
+    loop_ = std::make_unique<EventLoop>(b.AddCompletionQueue());
+    server_ = b.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+    thread_ = std::thread([this] { loop_->Run(); });
+  }
+  void TearDown() override {
+    host_.Release();
+    server_->Shutdown(std::chrono::system_clock::now());
+    loop_->Shutdown();
+    thread_.join();
+  }
+  // Starts MaxLeaseTTL on a loop fiber; the future holds its answer.
+  std::future<common::Result<std::chrono::seconds>> Ask(GrpcSystemView& sv) {
+    auto p = std::make_shared<std::promise<common::Result<std::chrono::seconds>>>();
+    auto f = p->get_future();
+    loop_->Post([p, &sv] { p->set_value(sv.MaxLeaseTTL()); });
+    return f;
+  }
+  // Returns once every fiber posted before it has run up to its first wait.
+  void Drain() {
+    std::promise<void> done;
+    auto f = done.get_future();
+    loop_->Post([&] { done.set_value(); });
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  }
+
+  HeldMaxTtl host_;
+  std::vector<std::shared_ptr<GrpcSystemView>> bound_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::thread thread_;
+};
+
+TEST_F(SharedMaxTtlTest, AWaveSharesOneCallStartedAfterItArrived) {
+  GrpcSystemView sv(channel_);
+  auto first = Ask(sv);
+  ASSERT_TRUE(host_.WaitForFirst());
+  // A tune lands while the first call is in flight; everyone who asks from
+  // now on must see it, so none of them may take the first call's answer.
+  host_.ttl_ns = 3600LL * 1000000000LL;
+  std::vector<std::future<common::Result<std::chrono::seconds>>> wave;
+  for (int i = 0; i < 5; ++i) {
+    auto bound = std::make_shared<GrpcSystemView>(sv.BoundTo(std::chrono::system_clock::now() + std::chrono::seconds(20)));
+    wave.push_back(Ask(*bound));
+    bound_.push_back(bound);
+  }
+  Drain();
+  host_.Release();
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto a = first.get();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(*a, std::chrono::hours(24));
+  for (auto& f : wave) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, std::chrono::hours(1));
+  }
+  EXPECT_EQ(host_.calls.load(), 2);  // one for the first caller, one for the wave of five
+  EXPECT_EQ(sv.max_lease_ttl_calls(), 2u);
+}
+
+TEST_F(SharedMaxTtlTest, ALoneCallerAsksEveryTime) {
+  host_.Release();
+  GrpcSystemView sv(channel_);
+  for (int64_t hours : {24, 2, 5}) {
+    host_.ttl_ns = hours * 3600LL * 1000000000LL;
+    auto r = Ask(sv);
+    ASSERT_EQ(r.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    auto v = r.get();
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_EQ(*v, std::chrono::hours(hours));
+  }
+  EXPECT_EQ(host_.calls.load(), 3);
 }
 
 TEST(GrpcClientsUnreachableTest, HostGoneIsUnavailable) {
