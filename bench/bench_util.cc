@@ -271,6 +271,12 @@ Options ParseArgs(int argc, char** argv) {
       o.soak_callers = static_cast<int>(num(i, a));
     } else if (a == "--soak-interval-ms") {
       o.soak_interval_ms = static_cast<int>(num(i, a));
+    } else if (a == "--large-bodies") {
+      o.large_bodies = true;
+    } else if (a == "--large-body-count") {
+      o.large_body_count = static_cast<int>(num(i, a));
+    } else if (a == "--large-body-mb") {
+      o.large_body_mb = static_cast<int>(num(i, a));
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--ops") {
@@ -300,6 +306,8 @@ Options ParseArgs(int argc, char** argv) {
                    "         [--cost-rows SUBSTRING] [--cost-loads saturated,1000,2000]\n"
                    "       taskcred-bench --soak [--plugin PATH] [--soak-restarts N] [--soak-callers N]\n"
                    "         [--soak-interval-ms N]   (kill/restart soak: invariants, no figures)\n"
+                   "       taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N]\n"
+                   "         [--large-body-mb N]   (plugin RSS around a burst of large request bodies)\n"
                    "Benchmarks the taskcred plugin binary under the host harness (AutoMTLS,\n"
                    "brokered in-memory storage). See BENCHMARKS.md.\n";
       std::exit(0);

@@ -52,6 +52,9 @@ struct Options {
   int soak_restarts = 20;
   int soak_callers = 8;
   int soak_interval_ms = 1500;
+  bool large_bodies = false;  // only the large-body memory run (large_bodies.h)
+  int large_body_count = 20;
+  int large_body_mb = 10;
 };
 
 Options ParseArgs(int argc, char** argv);

@@ -10,6 +10,7 @@
 //                  [--cost-rows SUBSTRING] [--cost-loads saturated,1000,2000]
 //   taskcred-bench --soak [--plugin PATH] [--soak-restarts N] [--soak-callers N]
 //                  [--soak-interval-ms N]
+//   taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N] [--large-body-mb N]
 //
 // Shared helpers are in bench_util.cc, the cost-per-request rows in
 // cost_rows.cc (measured by cost.cc).
@@ -46,6 +47,7 @@
 #include "harness/certs.h"
 #include "harness/plugin_host.h"
 #include "harness/process.h"
+#include "large_bodies.h"
 #include "soak.h"
 
 namespace {
@@ -92,6 +94,9 @@ int main(int argc, char** argv) {
                     .callers = opt.soak_callers,
                     .restarts = opt.soak_restarts,
                     .interval_ms = opt.soak_interval_ms});
+  }
+  if (opt.large_bodies) {
+    return RunLargeBodies({.plugin = opt.plugin, .count = opt.large_body_count, .megabytes = opt.large_body_mb});
   }
   json out;
   out["options"] = {{"quick", opt.quick}, {"ops", opt.ops}, {"iterations", opt.iterations},

@@ -2,6 +2,7 @@
 
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -113,6 +114,12 @@ int Serve(int argc, char** argv, tl::BackendFactory factory, const ServeOptions&
   // Debian's abseil checks every absl::Mutex acquisition for lock-order
   // cycles (a graph update per lock in gRPC's core): pure overhead here.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // A fixed mmap threshold: every block of 256 KiB or more (a large request
+  // body, its parsed form, a large answer) is mapped on its own and goes back
+  // to the kernel when freed. glibc's default raises the threshold after such
+  // a block is freed, so the next ones come from the heap and their pages
+  // stay with the process: a burst of 10 MB bodies left RSS at 3.6x idle.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   EnvGetter env = ProcessEnv();
   auto st = std::make_shared<ServerState>();
