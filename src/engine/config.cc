@@ -17,7 +17,8 @@ nlohmann::json ConfigEntry::ToJson() const {
           {kFieldSigningAlgorithm, signing_algorithm},
           {kFieldRotationPeriod, rotation_period},
           {kFieldVerificationTtl, verification_ttl},
-          {kFieldDefaultAudience, default_audience}};
+          {kFieldDefaultAudience, default_audience},
+          {kFieldMaxRequestBytes, max_request_bytes}};
 }
 
 Result<ConfigEntry> ConfigEntry::FromJson(const nlohmann::json& j) {
@@ -28,6 +29,7 @@ Result<ConfigEntry> ConfigEntry::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldRotationPeriod, c.rotation_period));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldVerificationTtl, c.verification_ttl));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldDefaultAudience, c.default_audience));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldMaxRequestBytes, c.max_request_bytes));
   return c;
 }
 
@@ -54,6 +56,11 @@ Status ValidateConfig(const ConfigEntry& c) {
   }
   if (c.verification_ttl <= 0) return Status::InvalidArgument("verification_ttl: must be greater than zero");
   TC_RETURN_IF_ERROR(ValidateAudienceList(kFieldDefaultAudience, c.default_audience));
+  if (c.max_request_bytes < kMinMaxRequestBytes || c.max_request_bytes > kMaxMaxRequestBytes) {
+    return Status::InvalidArgument("max_request_bytes: must be between " + std::to_string(kMinMaxRequestBytes) +
+                                   " (64 KiB) and " + std::to_string(kMaxMaxRequestBytes) + " (32 MiB), got " +
+                                   std::to_string(c.max_request_bytes));
+  }
   return Status::Ok();
 }
 
@@ -71,7 +78,10 @@ Result<ConfigEntry> ConfigStore::Get(logical::Storage& storage) {
     TC_ASSIGN_OR_RETURN(config, ConfigEntry::FromJson(j));
   }
   std::unique_lock lock(mu_);
-  if (generation == generation_) cached_ = config;
+  if (generation == generation_) {
+    cached_ = config;
+    Loaded(config);
+  }
   return config;
 }
 
@@ -83,12 +93,14 @@ Result<bool> ConfigStore::Exists(logical::Storage& storage) {
 Status ConfigStore::Put(logical::Storage& storage, const ConfigEntry& config) {
   Status s = storage.Put({std::string(kConfigKey), config.ToJson().dump(), false});
   Invalidate();
+  if (s.ok()) Loaded(config);
   return s;
 }
 
 Status ConfigStore::Delete(logical::Storage& storage) {
   Status s = storage.Delete(kConfigKey);
   Invalidate();
+  if (s.ok()) Loaded(ConfigEntry{});
   return s;
 }
 

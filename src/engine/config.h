@@ -7,6 +7,7 @@
 // concurrent use and never holds its lock across a storage call.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "logical/backend.h"
 #include "logical/storage.h"
 
 namespace taskcred::engine {
@@ -26,6 +28,10 @@ inline constexpr int64_t kDefaultRotationPeriod = 30 * 24 * 3600;  // 30 days
 inline constexpr int64_t kDefaultVerificationTtl = 24 * 3600;      // 24 hours
 // Smallest non-zero rotation_period accepted.
 inline constexpr int64_t kMinRotationPeriod = 60;
+// max_request_bytes bounds: at least 64 KiB (so the config write that raises
+// it again always fits), at most Vault's own 32 MiB body limit.
+inline constexpr int64_t kMinMaxRequestBytes = 64 * 1024;
+inline constexpr int64_t kMaxMaxRequestBytes = 32 * 1024 * 1024;
 
 struct ConfigEntry {
   std::string issuer{kDefaultIssuer};
@@ -33,6 +39,9 @@ struct ConfigEntry {
   int64_t rotation_period = kDefaultRotationPeriod;    // seconds; 0 = never rotate automatically
   int64_t verification_ttl = kDefaultVerificationTtl;  // seconds
   std::vector<std::string> default_audience;
+  // Larger requests (serialized, as the plugin receives them) get a 413
+  // before they are parsed (logical::Backend::MaxRequestBytes).
+  int64_t max_request_bytes = static_cast<int64_t>(logical::kDefaultMaxRequestBytes);
 
   // Storage form and response data (the same object).
   nlohmann::json ToJson() const;
@@ -61,11 +70,19 @@ class ConfigStore {
   common::Status Delete(logical::Storage& storage);
   // Drops the cached entry.
   void Invalidate();
+  // max_request_bytes of the config last loaded, written or deleted (the
+  // default before any): read on every request, without a lock.
+  size_t MaxRequestBytes() const { return max_request_bytes_.load(std::memory_order_relaxed); }
 
  private:
+  void Loaded(const ConfigEntry& config) {
+    max_request_bytes_.store(static_cast<size_t>(config.max_request_bytes), std::memory_order_relaxed);
+  }
+
   std::shared_mutex mu_;
   std::optional<ConfigEntry> cached_;  // guarded by mu_
   uint64_t generation_ = 0;            // guarded by mu_; bumped by every Invalidate/Put/Delete
+  std::atomic<size_t> max_request_bytes_{logical::kDefaultMaxRequestBytes};
 };
 
 }  // namespace taskcred::engine

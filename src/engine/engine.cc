@@ -113,6 +113,7 @@ common::Result<std::unique_ptr<framework::Backend>> NewBackend(const logical::Ba
   };
   spec.logger = config.logger;
   spec.clock = options.clock;
+  spec.max_request_bytes = [s] { return s->config.MaxRequestBytes(); };
   return framework::Backend::Create(std::move(spec));
 }
 

@@ -11,6 +11,7 @@ inline constexpr std::string_view kFieldSigningAlgorithm = "signing_algorithm";
 inline constexpr std::string_view kFieldRotationPeriod = "rotation_period";
 inline constexpr std::string_view kFieldVerificationTtl = "verification_ttl";
 inline constexpr std::string_view kFieldDefaultAudience = "default_audience";
+inline constexpr std::string_view kFieldMaxRequestBytes = "max_request_bytes";
 
 // roles
 inline constexpr std::string_view kFieldName = "name";

@@ -13,7 +13,8 @@ constexpr std::string_view kConfigSynopsis = "Configure the taskcred engine: iss
 constexpr std::string_view kConfigDescription = R"(
 Settings of this taskcred mount. A mount that never wrote config uses the
 defaults: issuer "vault-taskcred", signing_algorithm EdDSA, rotation_period
-30 days, verification_ttl 24 hours, no default_audience. Reads return exactly
+30 days, verification_ttl 24 hours, no default_audience, max_request_bytes
+1 MiB. Reads return exactly
 what was written (durations as integer seconds); delete restores the defaults.
 
 verification_ttl is how long a retired signing key stays in the JWKS. It must
@@ -80,6 +81,7 @@ class ConfigHandlers {
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldRotationPeriod, config.rotation_period));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldVerificationTtl, config.verification_ttl));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldDefaultAudience, config.default_audience));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldMaxRequestBytes, config.max_request_bytes));
     TC_RETURN_IF_ERROR(ValidateConfig(config));
     TC_ASSIGN_OR_RETURN(auto warning, CheckRoleLifetimes(*s_, *req.storage, config.verification_ttl, current_ttl));
     TC_RETURN_IF_ERROR(s_->config.Put(*req.storage, config));
@@ -129,7 +131,12 @@ std::vector<framework::Path> ConfigPaths(std::shared_ptr<Services> s) {
                                  "Default 24h."},
                  {.name = kFieldDefaultAudience,
                   .type = FieldType::kCommaStringSlice,
-                  .description = "aud of credentials whose role sets no audience."}},
+                  .description = "aud of credentials whose role sets no audience."},
+                 {.name = kFieldMaxRequestBytes,
+                  .type = FieldType::kInt,
+                  .description = "Requests to this mount larger than this many bytes (as the plugin receives "
+                                 "them: body plus Vault's envelope) are refused with 413 before they are read. "
+                                 "64 KiB to 32 MiB; default 1 MiB."}},
       .existence_check = BindExists(h, &ConfigHandlers::Exists),
       .operations = {{Operation::kRead, {Bind(h, &ConfigHandlers::Read), "Read the engine configuration."}},
                      {Operation::kCreate, {write, "Configure the engine."}},

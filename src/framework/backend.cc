@@ -166,7 +166,25 @@ Status Backend::Initialize(logical::Storage& storage, logical::SystemView& syste
 }
 
 logical::Paths Backend::SpecialPaths() const { return impl_->spec.special_paths; }
+namespace {
+
+// The request's fields for its FieldData (HandleRequest). Only a path that
+// takes arbitrary input has handlers that read request.data (a help request
+// reads it too); everywhere else the body moves into the FieldData instead
+// of being copied, and request.data is left an empty object.
+json TakeFields(logical::Request& request, const Path& path) {
+  if (!request.data.is_object()) return json::object();
+  if (path.takes_arbitrary_input || request.operation == Operation::kHelp) return request.data;
+  return std::exchange(request.data, json::object());
+}
+
+}  // namespace
+
 logical::BackendType Backend::Type() const { return impl_->spec.type; }
+
+size_t Backend::MaxRequestBytes() const {
+  return impl_->spec.max_request_bytes ? impl_->spec.max_request_bytes() : logical::kDefaultMaxRequestBytes;
+}
 
 void Backend::InvalidateKey(std::string_view key) {
   if (!impl_->spec.invalidate) return;
@@ -217,6 +235,8 @@ Result<logical::ExistenceCheckResult> Backend::HandleExistenceCheck(logical::Req
   const Path& path = *routed->path->path;
   if (!path.existence_check) return logical::ExistenceCheckResult{false, false};
 
+  // Copied, not taken: Vault sends the operation separately, but a caller
+  // may hand the same request on to HandleRequest after its check.
   json raw = request.data.is_object() ? request.data : json::object();
   for (const auto& [k, v] : routed->captures) raw[k] = v;
   FieldData data(routed->path->fields, std::move(raw));
@@ -265,7 +285,7 @@ logical::HandlerResult Backend::HandleRequest(logical::Request& request) {
         if (!routed) return Status::UnsupportedPath();
         const Path& path = *routed->path->path;
 
-        json raw = request.data.is_object() ? request.data : json::object();
+        json raw = TakeFields(request, path);
         std::vector<std::string> ignored;
         if (!path.takes_arbitrary_input) {
           for (const auto& [k, v] : raw.items()) {

@@ -63,6 +63,9 @@ struct BackendSpec {
   CleanFunc clean{};
   common::Logger logger{"taskcred.framework"};
   Clock clock{};  // empty = system_clock::now (WAL ages)
+  // The request size limit (logical::Backend::MaxRequestBytes); empty =
+  // logical::kDefaultMaxRequestBytes. Called once per request.
+  std::function<size_t()> max_request_bytes{};
 };
 
 class Backend final : public logical::Backend {
@@ -78,6 +81,7 @@ class Backend final : public logical::Backend {
   common::Result<logical::ExistenceCheckResult> HandleExistenceCheck(logical::Request& request) override;
   logical::Paths SpecialPaths() const override;
   logical::BackendType Type() const override;
+  size_t MaxRequestBytes() const override;
   void InvalidateKey(std::string_view key) override;
   void Cleanup() override;
 

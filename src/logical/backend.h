@@ -6,6 +6,7 @@
 // answer the same in every mode (Vault compares them across processes).
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -39,6 +40,12 @@ struct ExistenceCheckResult {
 
 using HandlerResult = common::Result<std::optional<Response>>;
 
+// The largest request a backend takes unless it says otherwise: the whole
+// serialized request as the plugin receives it (the body Vault forwards plus
+// its envelope of path, headers and token). Vault itself takes bodies up to
+// 32 MB; requests to a secrets engine are rarely above a few kilobytes.
+inline constexpr size_t kDefaultMaxRequestBytes = 1024 * 1024;
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -52,6 +59,10 @@ class Backend {
 
   virtual Paths SpecialPaths() const = 0;
   virtual BackendType Type() const = 0;
+
+  // Requests larger than this (serialized, as received) are refused with a
+  // 413 before they are parsed. Called once per request: keep it cheap.
+  virtual size_t MaxRequestBytes() const { return kDefaultMaxRequestBytes; }
 
   // A storage key changed elsewhere (replication, standby): drop caches.
   virtual void InvalidateKey(std::string_view key) = 0;

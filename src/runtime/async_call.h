@@ -60,14 +60,15 @@ struct UnaryCall {
   grpc::ServerAsyncResponseWriter<Resp> writer{&ctx};
 };
 
-// A unary method: `handler(ctx, request, reply)` runs on the call's fiber.
+// A unary method: `handler(ctx, request, reply)` runs on the call's fiber;
+// it may consume `request` (a raw method releases the received bytes early).
 // `request(ctx, req, writer, cq, tag)` is the generated Request<Method>.
 template <typename Req, typename Resp>
 void ServeUnary(EventLoop* loop,
                 std::function<void(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
                                    grpc::ServerCompletionQueue*, void*)>
                     request,
-                std::function<grpc::Status(grpc::ServerContext*, const Req*, Resp*)> handler) {
+                std::function<grpc::Status(grpc::ServerContext*, Req*, Resp*)> handler) {
   using Call = UnaryCall<Req, Resp>;
   Acceptor<Call>::Start(
       loop, [request](Call& c, grpc::ServerCompletionQueue* cq, void* tag) { request(&c.ctx, &c.request, &c.writer, cq, tag); },

@@ -12,7 +12,8 @@ const json kDefaults = {{"issuer", "vault-taskcred"},
                         {"signing_algorithm", "EdDSA"},
                         {"rotation_period", 30 * 24 * 3600},
                         {"verification_ttl", 24 * 3600},
-                        {"default_audience", json::array()}};
+                        {"default_audience", json::array()},
+                        {"max_request_bytes", 1048576}};
 
 TEST(ConfigTest, DefaultsWhenNeverWritten) {
   EngineHarness h;
@@ -25,13 +26,16 @@ TEST(ConfigTest, WriteRoundTripsExactlyWithDurationsAsSeconds) {
                                  {"signing_algorithm", "ES256"},
                                  {"rotation_period", "1h30m"},
                                  {"verification_ttl", "48h"},
-                                 {"default_audience", "svc-a,svc-b"}})
+                                 {"default_audience", "svc-a,svc-b"},
+                                 {"max_request_bytes", 65536}})
                   .ok());
   EXPECT_EQ(DataOf(h.Read("config")), (json{{"issuer", "https://vault.example.com/v1/taskcred"},
                                             {"signing_algorithm", "ES256"},
                                             {"rotation_period", 5400},
                                             {"verification_ttl", 172800},
-                                            {"default_audience", {"svc-a", "svc-b"}}}));
+                                            {"default_audience", {"svc-a", "svc-b"}},
+                                            {"max_request_bytes", 65536}}));
+  EXPECT_EQ(h.backend().MaxRequestBytes(), 65536u) << "a write sets the mount's request limit";
 }
 
 TEST(ConfigTest, WriteMergesFieldsNotGiven) {
@@ -49,6 +53,7 @@ TEST(ConfigTest, DeleteRestoresDefaults) {
   ASSERT_TRUE(h.Write("config", {{"issuer", "x"}}).ok());
   ASSERT_TRUE(h.Delete("config").ok());
   EXPECT_EQ(DataOf(h.Read("config")), kDefaults);
+  EXPECT_EQ(h.backend().MaxRequestBytes(), 1048576u);
   EXPECT_FALSE(h.storage().Get("config")->has_value());
 }
 
@@ -92,7 +97,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{"RotationTooShort", {{"rotation_period", 30}}, "rotation_period"},
                       BadConfig{"VerificationZero", {{"verification_ttl", 0}}, "verification_ttl"},
                       BadConfig{"VerificationNotDuration", {{"verification_ttl", "x"}}, "verification_ttl"},
-                      BadConfig{"DuplicateAudience", {{"default_audience", {"a", "a"}}}, "default_audience"}),
+                      BadConfig{"DuplicateAudience", {{"default_audience", {"a", "a"}}}, "default_audience"},
+                      BadConfig{"RequestLimitTooSmall", {{"max_request_bytes", 65535}}, "max_request_bytes"},
+                      BadConfig{"RequestLimitAboveVaults", {{"max_request_bytes", 33554433}}, "max_request_bytes"},
+                      BadConfig{"RequestLimitNotANumber", {{"max_request_bytes", "1MB"}}, "max_request_bytes"}),
     [](const auto& param_info) { return param_info.param.name; });
 
 TEST(ConfigTest, VerificationTtlBelowARoleMaxTtlIsRefused) {

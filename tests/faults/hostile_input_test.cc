@@ -74,6 +74,10 @@ class HostileInputTest : public FaultTest {
     host_ = StartHost();
     m_ = SetupMount(host_);
     ASSERT_NE(m_, nullptr);
+    // Vault's own body limit: the oversized values below must reach the
+    // field rules (a mount's default 1 MiB refuses them whole with a 413,
+    // tests/plugin/request_limit_test.cc).
+    Ok(*m_, "update", "config", {{"max_request_bytes", 32 * 1024 * 1024}});
     Ok(*m_, "create", "roles/backup", JwtRole());
     Ok(*m_, "create", "roles/op", OpaqueRole());
   }

@@ -143,6 +143,8 @@ class Mount {
   const std::string& multiplex_id() const { return multiplex_id_; }
   uint32_t broker_id() const { return broker_id_; }
   FakeStorage& storage() { return *storage_; }
+  // For a second mount over the same storage (SetupOptions::storage).
+  std::shared_ptr<FakeStorage> shared_storage() const { return storage_; }
   FakeSystemView& system_view() { return *system_view_; }
   const Rpc<::pb::SetupReply>& setup() const { return setup_; }
 

@@ -22,19 +22,22 @@ TEST_F(PluginConfigTest, DefaultsWriteReadBackExactDelete) {
                             {"signing_algorithm", "EdDSA"},
                             {"rotation_period", 2592000},
                             {"verification_ttl", 86400},
-                            {"default_audience", json::array()}}));
+                            {"default_audience", json::array()},
+                            {"max_request_bytes", 1048576}}));
   json written = {{"issuer", "https://vault.example.com/v1/taskcred"},
                   {"signing_algorithm", "ES256"},
                   {"rotation_period", "48h"},
                   {"verification_ttl", "36h"},
-                  {"default_audience", "svc-a,svc-b"}};
+                  {"default_audience", "svc-a,svc-b"},
+                  {"max_request_bytes", "2097152"}};
   RequestResult w = Call("update", "config", written);
   EXPECT_EQ(w.http_status, 204) << w.error;
   EXPECT_EQ(Ok("read", "config"), (json{{"issuer", "https://vault.example.com/v1/taskcred"},
                                         {"signing_algorithm", "ES256"},
                                         {"rotation_period", 172800},
                                         {"verification_ttl", 129600},
-                                        {"default_audience", {"svc-a", "svc-b"}}}));
+                                        {"default_audience", {"svc-a", "svc-b"}},
+                                        {"max_request_bytes", 2097152}}));
   // Merge: a partial write keeps the other fields.
   Ok("update", "config", {{"issuer", "iss-2"}});
   json merged = Ok("read", "config");

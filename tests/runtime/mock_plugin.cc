@@ -85,6 +85,8 @@ class MockBackend : public tl::Backend {
     return p;
   }
   tl::BackendType Type() const override { return tl::BackendType::kLogical; }
+  // Vault's own body limit: the kv paths carry 10 MiB values in the tests.
+  size_t MaxRequestBytes() const override { return 32 * 1024 * 1024; }
   void InvalidateKey(std::string_view) override {}
   void Cleanup() override {}
 
