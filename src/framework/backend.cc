@@ -168,10 +168,11 @@ Status Backend::Initialize(logical::Storage& storage, logical::SystemView& syste
 logical::Paths Backend::SpecialPaths() const { return impl_->spec.special_paths; }
 namespace {
 
-// The request's fields for its FieldData (HandleRequest). Only a path that
-// takes arbitrary input has handlers that read request.data (a help request
-// reads it too); everywhere else the body moves into the FieldData instead
-// of being copied, and request.data is left an empty object.
+// The request's fields for its FieldData. Only a path that takes arbitrary
+// input has handlers that read request.data (a help request reads it too);
+// everywhere else the body moves into the FieldData instead of being copied,
+// and request.data is left an empty object (Vault sends an existence check
+// and its operation as two requests, each decoded afresh).
 json TakeFields(logical::Request& request, const Path& path) {
   if (!request.data.is_object()) return json::object();
   if (path.takes_arbitrary_input || request.operation == Operation::kHelp) return request.data;
@@ -235,9 +236,7 @@ Result<logical::ExistenceCheckResult> Backend::HandleExistenceCheck(logical::Req
   const Path& path = *routed->path->path;
   if (!path.existence_check) return logical::ExistenceCheckResult{false, false};
 
-  // Copied, not taken: Vault sends the operation separately, but a caller
-  // may hand the same request on to HandleRequest after its check.
-  json raw = request.data.is_object() ? request.data : json::object();
+  json raw = TakeFields(request, path);
   for (const auto& [k, v] : routed->captures) raw[k] = v;
   FieldData data(routed->path->fields, std::move(raw));
   TC_RETURN_IF_ERROR(data.Validate());

@@ -77,6 +77,9 @@ class Backend final : public logical::Backend {
   Backend& operator=(const Backend&) = delete;
 
   common::Status Initialize(logical::Storage& storage, logical::SystemView& system_view) override;
+  // Both take the request's fields: on a path that does not take arbitrary
+  // input, request.data moves into the handler's FieldData (no copy of the
+  // body) and is an empty object afterwards.
   logical::HandlerResult HandleRequest(logical::Request& request) override;
   common::Result<logical::ExistenceCheckResult> HandleExistenceCheck(logical::Request& request) override;
   logical::Paths SpecialPaths() const override;

@@ -93,9 +93,11 @@ class EngineHarness {
   }
   // Create or update, chosen by the existence check as Vault does.
   logical::HandlerResult Write(const std::string& path, nlohmann::json data = nlohmann::json::object()) {
-    auto req = NewRequest(logical::Operation::kUpdate, path, std::move(data));
-    auto exists = backend_->HandleExistenceCheck(req);
+    // Two requests, as Vault sends them: the check takes its request's data.
+    auto probe = NewRequest(logical::Operation::kUpdate, path, data);
+    auto exists = backend_->HandleExistenceCheck(probe);
     if (!exists.ok()) return exists.status();
+    auto req = NewRequest(logical::Operation::kUpdate, path, std::move(data));
     if (exists->check_found && !exists->exists) req.operation = logical::Operation::kCreate;
     return Handle(req);
   }

@@ -227,6 +227,26 @@ TEST_F(BackendTest, ExistenceCheck) {
   EXPECT_KIND(backend_->HandleExistenceCheck(req).status(), ErrorKind::kInvalidArgument);
 }
 
+TEST_F(BackendTest, FieldsMoveIntoTheHandlerUnlessThePathTakesArbitraryInput) {
+  // No copy of the body: a declared-field path takes request.data (the
+  // handler sees it through FieldData), an arbitrary-input path leaves it.
+  const json body = {{"ttl", 60}, {"blob", std::string(4096, 'b')}};
+  logical::Request req = env_.Make(Operation::kUpdate, "roles/r1", body);
+  auto check = backend_->HandleExistenceCheck(req);
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(req.data, json::object());
+  req = env_.Make(Operation::kUpdate, "roles/r1", body);
+  auto r = backend_->HandleRequest(req);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(req.data, json::object());
+  EXPECT_EQ((*r)->data["ttl"], 60) << "the handler saw the fields";
+
+  req = env_.Make(Operation::kUpdate, "raw", body);
+  r = backend_->HandleRequest(req);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(req.data, body) << "an arbitrary-input handler may read request.data";
+}
+
 TEST_F(BackendTest, CreateAndUpdateDispatchToTheirHandlers) {
   // The host turns a write into create when the check says "absent"; the path must declare create.
   logical::HandlerResult r = Do(Operation::kCreate, "roles/r1");
