@@ -1,18 +1,15 @@
 #include "runtime/backend_service.h"
 
-#include <grpcpp/impl/codegen/proto_utils.h>
-#include <malloc.h>
-
 #include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <string>
 
 #include "runtime/async_call.h"
 #include "runtime/grpc_clients.h"
+#include "runtime/raw_request.h"
 #include "runtime/translate.h"
 #include "sdk/plugin/pb/backend.grpc.pb.h"
 
@@ -62,40 +59,6 @@ grpc::Status Guard(ServerState& st, std::string_view rpc, F&& body) {
 // parsed, so an oversized body is refused without a copy of it being made.
 using AsyncBackendService = ::pb::Backend::WithRawMethod_HandleRequest<
     ::pb::Backend::WithRawMethod_HandleExistenceCheck<::pb::Backend::AsyncService>>;
-
-// Parses a received message; the received bytes are released at once.
-template <typename M>
-grpc::Status ParseRaw(grpc::ByteBuffer* in, M* msg) {
-  grpc::Status s = grpc::GenericDeserialize<grpc::ProtoBufferReader, M>(in, msg);
-  in->Clear();
-  return s;
-}
-
-template <typename M>
-grpc::Status SerializeRaw(const M& msg, grpc::ByteBuffer* out) {
-  bool own_buffer = false;
-  return grpc::GenericSerialize<grpc::ProtoBufferWriter, M>(msg, out, &own_buffer);
-}
-
-// Over the backend's limit: the 413 the request gets, or nullopt.
-std::optional<Status> TooLarge(const grpc::ByteBuffer& in, const tl::Backend& backend) {
-  const size_t size = in.Length(), limit = backend.MaxRequestBytes();
-  if (size <= limit) return std::nullopt;
-  return Status::Coded(413, "request too large: " + std::to_string(size) +
-                                " bytes as received, more than this mount's max_request_bytes (" +
-                                std::to_string(limit) + ")");
-}
-
-// After a request of a megabyte or more has been handled: hands the heap's
-// free pages back to the kernel (the received bytes arrive in many small
-// slices that the fixed mmap threshold of serve.cc does not cover). A trim
-// costs well under a millisecond here, small beside receiving a megabyte.
-void TrimAfterLargeRequest(size_t received) {
-  if (received >= 1024 * 1024) malloc_trim(0);
-}
-
-// Frees a string's memory (clear() keeps the capacity).
-void Release(std::string* s) { std::string().swap(*s); }
 
 // In-band variant for RPCs whose reply has a ProtoError `err`.
 template <typename Reply>
@@ -256,7 +219,7 @@ class BackendService::Impl {
     ::pb::HandleRequestReply reply;
     grpc::Status status = Guard(st_, "HandleRequest", [&]() -> grpc::Status {
       TC_GRPC_ASSIGN(auto inst, Find(ctx));
-      if (std::optional<Status> too_large = TooLarge(*in, *inst->backend)) {
+      if (std::optional<Status> too_large = TooLarge(in->Length(), *inst->backend)) {
         in->Clear();
         EncodeHandlerResult(*too_large, &reply);
         return grpc::Status::OK;
@@ -283,7 +246,7 @@ class BackendService::Impl {
     ::pb::HandleExistenceCheckReply reply;
     grpc::Status status = Guard(st_, "HandleExistenceCheck", [&]() -> grpc::Status {
       TC_GRPC_ASSIGN(auto inst, Find(ctx));
-      if (TooLarge(*in, *inst->backend)) {
+      if (TooLarge(in->Length(), *inst->backend)) {
         // "No existence check" (not an error, which Vault would turn into
         // a 500 and an error line): the operation that follows carries the
         // same body and is refused with the 413.
