@@ -11,9 +11,10 @@ namespace {
 
 namespace tl = taskcred::logical;
 
+// A backend with `limit` as its MaxRequestBytes, or the default when none.
 class LimitedBackend final : public tl::Backend {
  public:
-  explicit LimitedBackend(size_t limit) : limit_(limit) {}
+  explicit LimitedBackend(std::optional<size_t> limit = std::nullopt) : limit_(limit) {}
   common::Status Initialize(tl::Storage&, tl::SystemView&) override { return common::Status::Ok(); }
   tl::HandlerResult HandleRequest(tl::Request&) override { return std::optional<tl::Response>(); }
   common::Result<tl::ExistenceCheckResult> HandleExistenceCheck(tl::Request&) override {
@@ -21,12 +22,12 @@ class LimitedBackend final : public tl::Backend {
   }
   tl::Paths SpecialPaths() const override { return {}; }
   tl::BackendType Type() const override { return tl::BackendType::kLogical; }
-  size_t MaxRequestBytes() const override { return limit_; }
+  size_t MaxRequestBytes() const override { return limit_ ? *limit_ : tl::Backend::MaxRequestBytes(); }
   void InvalidateKey(std::string_view) override {}
   void Cleanup() override {}
 
  private:
-  size_t limit_;
+  std::optional<size_t> limit_;
 };
 
 TEST(RawRequestTest, TooLargeIsA413NamingSizeAndLimitOnlyAboveTheLimit) {
@@ -41,18 +42,7 @@ TEST(RawRequestTest, TooLargeIsA413NamingSizeAndLimitOnlyAboveTheLimit) {
 }
 
 TEST(RawRequestTest, TheDefaultLimitIsOneMebibyte) {
-  class Defaulted final : public tl::Backend {
-   public:
-    common::Status Initialize(tl::Storage&, tl::SystemView&) override { return common::Status::Ok(); }
-    tl::HandlerResult HandleRequest(tl::Request&) override { return std::optional<tl::Response>(); }
-    common::Result<tl::ExistenceCheckResult> HandleExistenceCheck(tl::Request&) override {
-      return tl::ExistenceCheckResult{};
-    }
-    tl::Paths SpecialPaths() const override { return {}; }
-    tl::BackendType Type() const override { return tl::BackendType::kLogical; }
-    void InvalidateKey(std::string_view) override {}
-    void Cleanup() override {}
-  } b;
+  LimitedBackend b;
   EXPECT_FALSE(TooLarge(1024 * 1024, b));
   EXPECT_TRUE(TooLarge(1024 * 1024 + 1, b));
 }
