@@ -171,28 +171,26 @@ double Median(std::vector<double> v) {
 }
 
 
+json ProcFields(pid_t pid, const std::string& file, std::initializer_list<const char*> keys) {
+  json j = json::object();
+  std::ifstream f("/proc/" + std::to_string(pid) + "/" + file);
+  std::string line;
+  while (std::getline(f, line)) {
+    for (const char* k : keys) {
+      if (line.rfind(std::string(k) + ":", 0) == 0) j[k] = std::strtoll(line.c_str() + std::strlen(k) + 1, nullptr, 10);
+    }
+  }
+  return j;
+}
+
+int64_t VmRssKiB(pid_t pid) { return ProcFields(pid, "status", {"VmRSS"}).value("VmRSS", int64_t{0}); }
+
 // /proc/<pid>/status and smaps_rollup figures (KiB) and the mappings with
 // the largest resident set: where the plugin's memory is.
 json MemoryBreakdown(pid_t pid, int top) {
   json j;
-  {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(f, line)) {
-      for (const char* k : {"VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM", "Threads"}) {
-        if (line.rfind(std::string(k) + ":", 0) == 0) j[k] = std::strtoll(line.c_str() + std::strlen(k) + 1, nullptr, 10);
-      }
-    }
-  }
-  {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/smaps_rollup");
-    std::string line;
-    while (std::getline(f, line)) {
-      for (const char* k : {"Pss", "Shared_Clean", "Private_Clean", "Private_Dirty", "Anonymous"}) {
-        if (line.rfind(std::string(k) + ":", 0) == 0) j[k] = std::strtoll(line.c_str() + std::strlen(k) + 1, nullptr, 10);
-      }
-    }
-  }
+  j.update(ProcFields(pid, "status", {"VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM", "Threads"}));
+  j.update(ProcFields(pid, "smaps_rollup", {"Pss", "Shared_Clean", "Private_Clean", "Private_Dirty", "Anonymous"}));
   if (top > 0) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/smaps");
     std::string line, name;

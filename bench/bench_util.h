@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -105,6 +106,10 @@ RoundTrips CountRoundTrips(Mount& m, const Op& op, int n = 20);
 
 std::string LoadAvg();
 double Median(std::vector<double> v);
+// The `keys` of /proc/<pid>/<file> ("Key:  value kB" lines) as numbers.
+json ProcFields(pid_t pid, const std::string& file, std::initializer_list<const char*> keys);
+// VmRSS of `pid` in KiB (0 when unreadable): what operators and limits see.
+int64_t VmRssKiB(pid_t pid);
 // /proc/<pid>/status and smaps_rollup figures (KiB) and the mappings with
 // the largest resident set: where the plugin's memory is.
 json MemoryBreakdown(pid_t pid, int top = 0);

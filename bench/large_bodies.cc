@@ -1,22 +1,12 @@
 #include "large_bodies.h"
 
+#include <algorithm>
 #include <atomic>
-#include <fstream>
-#include <iostream>
+#include <cstdio>
 #include <thread>
 
 namespace taskcred::bench {
 namespace {
-
-// VmRSS of `pid` in KiB (0 when unreadable).
-int64_t RssKiB(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return 0;
-}
 
 double MiB(int64_t kib) { return static_cast<double>(kib) / 1024.0; }
 
@@ -31,12 +21,12 @@ struct Burst {
 Burst RunBurst(PluginHost& host, Mount& m, int count, size_t bytes) {
   Burst b;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  b.idle = RssKiB(host.pid());
+  b.idle = VmRssKiB(host.pid());
   std::atomic<bool> stop{false};
   std::atomic<int64_t> peak{b.idle};
   std::thread sampler([&] {
     while (!stop.load()) {
-      int64_t r = RssKiB(host.pid());
+      int64_t r = VmRssKiB(host.pid());
       if (r > peak.load()) peak = r;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -65,9 +55,9 @@ Burst RunBurst(PluginHost& host, Mount& m, int count, size_t bytes) {
   }
   stop = true;
   sampler.join();
-  b.peak = std::max(peak.load(), RssKiB(host.pid()));
+  b.peak = std::max(peak.load(), VmRssKiB(host.pid()));
   std::this_thread::sleep_for(std::chrono::seconds(5));
-  b.after = RssKiB(host.pid());
+  b.after = VmRssKiB(host.pid());
   return b;
 }
 

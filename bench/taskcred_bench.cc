@@ -49,6 +49,7 @@
 #include "harness/process.h"
 #include "large_bodies.h"
 #include "soak.h"
+#include "startup.h"
 
 namespace {
 
@@ -107,43 +108,8 @@ int main(int argc, char** argv) {
               LoadAvg().c_str(), opt.quick ? " (quick smoke run: figures are not meaningful)" : "");
 
   // ------------------------------------------------------------ start-up
-  // First, while this process is small: the harness launches with fork(),
-  // whose page-table copy grows with the launcher's memory. Measured after
-  // the memory phase (the launcher then holds 200,000 stored records) the
-  // median was 34.6 ms, against 16.5 ms in a --quick run minutes later. Vault
-  // starts plugins from Go (clone with CLONE_VFORK), which copies nothing.
-  if (!opt.cost_only) {
-    std::printf("\n== start-up: exec -> handshake line (AutoMTLS key generation included) ==\n");
-    auto cert = taskcred::test::GenerateAutoMtlsCert();
-    if (!cert.ok()) Die("host cert: " + cert.status().ToString());
-    taskcred::test::HostOptions ho;
-    ho.binary = opt.plugin;
-    taskcred::test::LaunchOptions lo;
-    lo.binary = opt.plugin;
-    lo.env = taskcred::test::BaseHostEnv(ho);
-    lo.env.emplace_back("PLUGIN_CLIENT_CERT", cert->cert_pem);
-    lo.env.emplace_back("VAULT_PLUGIN_AUTOMTLS_ENABLED", "true");
-    lo.env.emplace_back("BAO_PLUGIN_AUTOMTLS_ENABLED", "true");
-    std::vector<double> ms;
-    for (int i = 0; i < opt.launches; ++i) {
-      auto t0 = SteadyClock::now();
-      auto proc = taskcred::test::PluginProcess::Launch(lo);
-      if (!proc.ok()) Die("launch: " + proc.status().ToString());
-      auto line = (*proc)->WaitForFirstStdoutLine(std::chrono::seconds(10));
-      auto t1 = SteadyClock::now();
-      if (!line.ok()) Die("no handshake line: " + (*proc)->StderrText());
-      if (line->find("|grpc|") == std::string::npos) Die("unexpected handshake line");
-      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-      (*proc)->Kill();
-      (*proc)->WaitExit(std::chrono::seconds(5));
-    }
-    double med = Median(ms);
-    const double launcher_mib = double(MemoryBreakdown(getpid()).value("VmRSS", int64_t{0})) / 1024.0;
-    std::printf("median of %d launches: %.1f ms (min %.1f, max %.1f)   goal <= 20 ms: %s   (launcher RSS %.1f MiB)\n",
-                opt.launches, med, *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()),
-                med <= 20 ? "met" : "MISSED", launcher_mib);
-    out["startup"] = {{"launches", opt.launches}, {"median_ms", med}, {"samples_ms", ms}, {"launcher_rss_mib", launcher_mib}};
-  }
+  // First, while this process is small (startup.h says why).
+  if (!opt.cost_only) out["startup"] = MeasureStartup(opt);
 
   // ------------------------------------------------------------ hosts
   auto mock_host = StartHost(opt.mock);
