@@ -215,65 +215,42 @@ class BackendService::Impl {
   }
 
   grpc::Status HandleRequest(grpc::ServerContext* ctx, grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-    const size_t received = in->Length();
-    ::pb::HandleRequestReply reply;
-    grpc::Status status = Guard(st_, "HandleRequest", [&]() -> grpc::Status {
-      TC_GRPC_ASSIGN(auto inst, Find(ctx));
-      if (std::optional<Status> too_large = TooLarge(in->Length(), *inst->backend)) {
-        in->Clear();
-        EncodeHandlerResult(*too_large, &reply);
-        return grpc::Status::OK;
-      }
-      ::pb::HandleRequestArgs args;
-      if (grpc::Status parsed = ParseRaw(in, &args); !parsed.ok()) return parsed;
-      auto req = FromProto(args.request());
-      Release(args.mutable_request()->mutable_data());  // decoded into req->data
-      if (!req.ok()) {
-        EncodeHandlerResult(req.status(), &reply);
-        return grpc::Status::OK;
-      }
-      EncodeHandlerResult(
-          WithViews(*inst, ctx, *req, [&](tl::Request& bound) { return inst->backend->HandleRequest(bound); }), &reply);
-      return grpc::Status::OK;
-    }, InBandError(&reply));
-    TrimAfterLargeRequest(received);
-    if (!status.ok()) return status;
-    return SerializeRaw(reply, out);
+    return ServeRaw<::pb::HandleRequestArgs, ::pb::HandleRequestReply>(
+        "HandleRequest", ctx, in, out,
+        [](const Status& too_large, ::pb::HandleRequestReply* reply) { EncodeHandlerResult(too_large, reply); },
+        [&](Instance& inst, ::pb::HandleRequestArgs& args, ::pb::HandleRequestReply* reply) {
+          auto req = FromProto(args.request());
+          Release(args.mutable_request()->mutable_data());  // decoded into req->data
+          if (!req.ok()) return EncodeHandlerResult(req.status(), reply);
+          EncodeHandlerResult(
+              WithViews(inst, ctx, *req, [&](tl::Request& bound) { return inst.backend->HandleRequest(bound); }),
+              reply);
+        });
   }
 
   grpc::Status HandleExistenceCheck(grpc::ServerContext* ctx, grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
-    const size_t received = in->Length();
-    ::pb::HandleExistenceCheckReply reply;
-    grpc::Status status = Guard(st_, "HandleExistenceCheck", [&]() -> grpc::Status {
-      TC_GRPC_ASSIGN(auto inst, Find(ctx));
-      if (TooLarge(in->Length(), *inst->backend)) {
-        // "No existence check" (not an error, which Vault would turn into
-        // a 500 and an error line): the operation that follows carries the
+    return ServeRaw<::pb::HandleExistenceCheckArgs, ::pb::HandleExistenceCheckReply>(
+        "HandleExistenceCheck", ctx, in, out,
+        // "No existence check" (not an error, which Vault would turn into a
+        // 500 and an error line): the operation that follows carries the
         // same body and is refused with the 413.
-        in->Clear();
-        return grpc::Status::OK;
-      }
-      ::pb::HandleExistenceCheckArgs args;
-      if (grpc::Status parsed = ParseRaw(in, &args); !parsed.ok()) return parsed;
-      auto req = FromProto(args.request(), DataDecoding::kLenient);
-      Release(args.mutable_request()->mutable_data());
-      if (!req.ok()) {
-        *reply.mutable_err() = EncodeProtoError(req.status());
-        return grpc::Status::OK;
-      }
-      auto r = WithViews(*inst, ctx, *req,
-                         [&](tl::Request& bound) { return inst->backend->HandleExistenceCheck(bound); });
-      if (!r.ok()) {
-        *reply.mutable_err() = EncodeProtoError(r.status());
-      } else {
-        reply.set_check_found(r->check_found);
-        reply.set_exists(r->exists);
-      }
-      return grpc::Status::OK;
-    }, InBandError(&reply));
-    TrimAfterLargeRequest(received);
-    if (!status.ok()) return status;
-    return SerializeRaw(reply, out);
+        [](const Status&, ::pb::HandleExistenceCheckReply*) {},
+        [&](Instance& inst, ::pb::HandleExistenceCheckArgs& args, ::pb::HandleExistenceCheckReply* reply) {
+          auto req = FromProto(args.request(), DataDecoding::kLenient);
+          Release(args.mutable_request()->mutable_data());
+          if (!req.ok()) {
+            *reply->mutable_err() = EncodeProtoError(req.status());
+            return;
+          }
+          auto r = WithViews(inst, ctx, *req,
+                             [&](tl::Request& bound) { return inst.backend->HandleExistenceCheck(bound); });
+          if (!r.ok()) {
+            *reply->mutable_err() = EncodeProtoError(r.status());
+            return;
+          }
+          reply->set_check_found(r->check_found);
+          reply->set_exists(r->exists);
+        });
   }
 
   grpc::Status SpecialPaths(grpc::ServerContext* ctx, const ::pb::Empty*, ::pb::SpecialPathsReply* reply) {
@@ -329,6 +306,32 @@ class BackendService::Impl {
       if (inst) inst->backend->Cleanup();
       return grpc::Status::OK;
     });
+  }
+
+  // A request RPC taken as raw bytes. Over the backend's limit the reply is
+  // `too_large(status, reply)` and nothing is parsed; otherwise the bytes
+  // are parsed into Args (and released) and `handle(instance, args, reply)`
+  // fills the reply. Memory goes back after a large request either way.
+  template <typename Args, typename Reply, typename TooLargeFn, typename HandleFn>
+  grpc::Status ServeRaw(std::string_view rpc, grpc::ServerContext* ctx, grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+                        TooLargeFn too_large, HandleFn handle) {
+    const size_t received = in->Length();
+    Reply reply;
+    grpc::Status status = Guard(st_, rpc, [&]() -> grpc::Status {
+      TC_GRPC_ASSIGN(auto inst, Find(ctx));
+      if (std::optional<Status> refused = TooLarge(received, *inst->backend)) {
+        in->Clear();
+        too_large(*refused, &reply);
+        return grpc::Status::OK;
+      }
+      Args args;
+      if (grpc::Status parsed = ParseRaw(in, &args); !parsed.ok()) return parsed;
+      handle(*inst, args, &reply);
+      return grpc::Status::OK;
+    }, InBandError(&reply));
+    TrimAfterLargeRequest(received);
+    if (!status.ok()) return status;
+    return SerializeRaw(reply, out);
   }
 
   static grpc::Status ToGrpc(const Status& s) {
