@@ -63,16 +63,6 @@ class Current {
   std::vector<std::unique_ptr<PluginHost>> hosts_;
 };
 
-RequestSpec LeaseSpec(const std::string& op, const RequestResult& issued) {
-  RequestSpec spec;
-  spec.operation = op;
-  spec.path = "creds/" + issued.data.value("role", std::string());
-  spec.data = issued.data;
-  spec.secret_internal_data = json::parse(issued.reply.response().secret().internal_data(), nullptr, false);
-  spec.lease_id = "taskcred/" + spec.path + "/lease";
-  return spec;
-}
-
 class Soak {
  public:
   explicit Soak(const SoakOptions& o) : o_(o) {}
@@ -204,7 +194,7 @@ class Soak {
       // Then end it one way or another (or leave it live).
       switch (rng() % 3) {
         case 0: {
-          auto r = Try(LeaseSpec("revoke", *issued));
+          auto r = Try(LeaseRequest("revoke", *issued));
           if (r && r->http_status == 204) {
             t.revoke_acked = true;
             ++revokes_;

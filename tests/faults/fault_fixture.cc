@@ -84,13 +84,6 @@ RequestSpec Spec(const std::string& op, const std::string& path, json data, std:
   return spec;
 }
 
-RequestSpec LeaseSpec(const std::string& op, const RequestResult& issued) {
-  RequestSpec spec = Spec(op, "creds/" + issued.data.value("role", std::string()), issued.data);
-  spec.secret_internal_data = json::parse(issued.reply.response().secret().internal_data(), nullptr, false);
-  spec.lease_id = "taskcred/" + spec.path + "/lease";
-  return spec;
-}
-
 RequestResult FaultTest::Call(Mount& m, const std::string& op, const std::string& path, json data,
                               std::chrono::milliseconds deadline) {
   RequestResult r = m.HandleRequest(Spec(op, path, std::move(data), deadline));
@@ -113,7 +106,7 @@ RequestResult FaultTest::Issue(Mount& m, const std::string& path, json params) {
 }
 
 RequestResult FaultTest::SecretOp(Mount& m, const std::string& op, const RequestResult& issued) {
-  RequestResult r = m.HandleRequest(LeaseSpec(op, issued));
+  RequestResult r = m.HandleRequest(LeaseRequest(op, issued));
   EXPECT_TRUE(r.status.ok()) << op << ": " << r.status.error_message();
   return r;
 }

@@ -105,8 +105,6 @@ class FaultTest : public ::testing::Test {
 // A request as Vault sends it to this mount (mount_point taskcred/).
 RequestSpec Spec(const std::string& op, const std::string& path, nlohmann::json data = nullptr,
                  std::chrono::milliseconds deadline = std::chrono::seconds(10));
-// A revoke/renew of `issued` as Vault sends it (through the lease's internal data).
-RequestSpec LeaseSpec(const std::string& op, const RequestResult& issued);
 
 // A JWT role over kv:// with a parameter, as the design's examples.
 nlohmann::json JwtRole();

@@ -83,7 +83,7 @@ TEST_F(KillRestartTest, KilledDuringRevokeThenRetried) {
   Before b = Prepare(*m);
   // The victim's record is cached (this node issued it), so the revoke's one
   // storage call is its write.
-  KillDuring(first, [&] { return m->HandleRequest(LeaseSpec("revoke", b.victim)); },
+  KillDuring(first, [&] { return m->HandleRequest(LeaseRequest("revoke", b.victim)); },
              [&] { return storage().puts(); });
 
   Mount* again = SetupMount(StartHost());

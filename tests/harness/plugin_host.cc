@@ -168,6 +168,23 @@ Env BaseHostEnv(const HostOptions& o) {
   return env;
 }
 
+RequestSpec MakeRequest(std::string operation, std::string path, nlohmann::json data) {
+  RequestSpec spec;
+  spec.operation = std::move(operation);
+  spec.path = std::move(path);
+  spec.data = std::move(data);
+  return spec;
+}
+
+RequestSpec LeaseRequest(const std::string& operation, const RequestResult& issued) {
+  RequestSpec spec = MakeRequest(operation, "creds/" + issued.data.value("role", std::string()), issued.data);
+  spec.secret_internal_data =
+      nlohmann::json::parse(issued.reply.response().secret().internal_data(), nullptr, false);
+  spec.mount_point = "taskcred/";
+  spec.lease_id = spec.mount_point + spec.path + "/lease";
+  return spec;
+}
+
 int VaultHttpStatus(const ::pb::HandleRequestReply& reply, std::string_view operation) {
   nlohmann::json data = nullptr;
   if (reply.has_response()) data = nlohmann::json::parse(reply.response().data(), nullptr, false);

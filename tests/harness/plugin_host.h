@@ -133,6 +133,15 @@ struct RequestResult {
   std::string error;              // data.error, else err.err_msg, else status message
 };
 
+// A request of `operation` on `path` with `data`; every other field keeps
+// its default.
+RequestSpec MakeRequest(std::string operation, std::string path, nlohmann::json data = nullptr);
+
+// What Vault sends to renew or revoke the lease of `issued` (an answer of
+// creds/<role>): the role's creds path with the issuance's data, the secret's
+// internal data and a lease id, on mount "taskcred/".
+RequestSpec LeaseRequest(const std::string& operation, const RequestResult& issued);
+
 // Vault's HTTP status for a reply to `operation` (OB@HEAD sdk/logical/response_util.go).
 int VaultHttpStatus(const ::pb::HandleRequestReply& reply, std::string_view operation);
 

@@ -33,14 +33,6 @@ using namespace std::chrono_literals;
                                  << (host)->process().StderrText();                    \
   ASSERT_EQ(var->setup().reply.err(), "")
 
-RequestSpec Req(std::string op, std::string path, nlohmann::json data = nullptr) {
-  RequestSpec r;
-  r.operation = std::move(op);
-  r.path = std::move(path);
-  r.data = std::move(data);
-  return r;
-}
-
 HostOptions Options(TlsMode mode, std::string versions = "5") {
   HostOptions o;
   o.tls = mode;
@@ -50,10 +42,10 @@ HostOptions Options(TlsMode mode, std::string versions = "5") {
 
 // Writes kv/<key> = {"value": value} and reads it back through the plugin.
 void ExpectKvRoundTrip(Mount& mount, const std::string& key, const std::string& value) {
-  auto w = mount.HandleRequest(Req("update", "kv/" + key, {{"value", value}}));
+  auto w = mount.HandleRequest(MakeRequest("update", "kv/" + key, {{"value", value}}));
   ASSERT_TRUE(w.status.ok()) << w.status.error_message();
   EXPECT_TRUE(w.http_status == 200 || w.http_status == 204) << w.http_status << " " << w.error;
-  auto r = mount.HandleRequest(Req("read", "kv/" + key));
+  auto r = mount.HandleRequest(MakeRequest("read", "kv/" + key));
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.http_status, 200) << r.error;
   ASSERT_TRUE(r.data.is_object()) << r.reply.DebugString();
@@ -475,9 +467,9 @@ TEST(IntegrationBackendTest, VaultCallSequenceThroughBrokeredStorage) {
   ASSERT_TRUE(init.ok() || init.status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(init.reply.err().err_msg(), "");
 
-  auto missing = mount->HandleRequest(Req("read", "kv/a"));
+  auto missing = mount->HandleRequest(MakeRequest("read", "kv/a"));
   EXPECT_EQ(missing.http_status, 404) << missing.reply.DebugString();
-  auto exist0 = mount->HandleExistenceCheck(Req("update", "kv/a"));
+  auto exist0 = mount->HandleExistenceCheck(MakeRequest("update", "kv/a"));
   ASSERT_TRUE(exist0.ok());
   EXPECT_TRUE(exist0.reply.check_found());
   EXPECT_FALSE(exist0.reply.exists());
@@ -487,18 +479,18 @@ TEST(IntegrationBackendTest, VaultCallSequenceThroughBrokeredStorage) {
   EXPECT_TRUE(StorageHolds(mount->storage(), "alpha"));
   EXPECT_GT(mount->storage().puts(), 0);
   EXPECT_GT(mount->storage().gets(), 0);
-  auto exist1 = mount->HandleExistenceCheck(Req("update", "kv/a"));
+  auto exist1 = mount->HandleExistenceCheck(MakeRequest("update", "kv/a"));
   ASSERT_TRUE(exist1.ok());
   EXPECT_TRUE(exist1.reply.exists());
 
-  auto list = mount->HandleRequest(Req("list", "kv/"));
+  auto list = mount->HandleRequest(MakeRequest("list", "kv/"));
   EXPECT_EQ(list.http_status, 200) << list.reply.DebugString();
   EXPECT_EQ(list.data["keys"], nlohmann::json({"a", "b"}));
 
-  auto del = mount->HandleRequest(Req("delete", "kv/a"));
+  auto del = mount->HandleRequest(MakeRequest("delete", "kv/a"));
   EXPECT_TRUE(del.http_status == 204 || del.http_status == 200) << del.http_status;
   EXPECT_FALSE(StorageHolds(mount->storage(), "alpha"));
-  EXPECT_EQ(mount->HandleRequest(Req("read", "kv/a")).http_status, 404);
+  EXPECT_EQ(mount->HandleRequest(MakeRequest("read", "kv/a")).http_status, 404);
 
   auto cleanup = mount->Cleanup();
   EXPECT_TRUE(cleanup.ok()) << cleanup.status.error_message();
@@ -519,7 +511,7 @@ TEST(IntegrationBackendTest, StorageFailureIsAnErrorNotACrash) {
   START_HOST(host, Options(TlsMode::kAutoMtls));
   SETUP_MOUNT(mount, host, {});
   mount->storage().FailPuts(1, "disk on fire");
-  auto w = mount->HandleRequest(Req("update", "kv/f", {{"value", "v"}}));
+  auto w = mount->HandleRequest(MakeRequest("update", "kv/f", {{"value", "v"}}));
   EXPECT_TRUE(w.status.ok()) << w.status.error_message();
   EXPECT_GE(w.http_status, 500) << w.reply.DebugString();
   EXPECT_TRUE(host->process().Running());
@@ -561,7 +553,7 @@ class IntegrationErrorKindTest : public ::testing::TestWithParam<ErrorCase> {
 
 TEST_P(IntegrationErrorKindTest, MapsToVaultStatus) {
   ASSERT_NE(mount_, nullptr) << start_error_;
-  auto r = mount_->HandleRequest(Req("read", std::string("errors/") + GetParam().kind));
+  auto r = mount_->HandleRequest(MakeRequest("read", std::string("errors/") + GetParam().kind));
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.http_status, GetParam().http_status) << r.reply.DebugString();
   if (r.reply.has_err()) {
@@ -592,9 +584,9 @@ TEST(IntegrationBackendTest, TwoMultiplexedMountsAreIsolated) {
   SETUP_MOUNT(two, host, b);
   EXPECT_NE(one->broker_id(), two->broker_id());
   ExpectKvRoundTrip(*one, "shared-name", "in-one");
-  EXPECT_EQ(two->HandleRequest(Req("read", "kv/shared-name")).http_status, 404);
+  EXPECT_EQ(two->HandleRequest(MakeRequest("read", "kv/shared-name")).http_status, 404);
   ExpectKvRoundTrip(*two, "shared-name", "in-two");
-  auto r1 = one->HandleRequest(Req("read", "kv/shared-name"));
+  auto r1 = one->HandleRequest(MakeRequest("read", "kv/shared-name"));
   EXPECT_EQ(r1.data.value("value", ""), "in-one");
   EXPECT_TRUE(StorageHolds(one->storage(), "in-one"));
   EXPECT_FALSE(StorageHolds(one->storage(), "in-two"));
@@ -637,10 +629,10 @@ TEST(IntegrationBackendTest, SystemViewReachesThePlugin) {
   SetupOptions so;
   so.system_view = sv;
   SETUP_MOUNT(mount, host, so);
-  auto env = mount->HandleRequest(Req("read", "env"));
+  auto env = mount->HandleRequest(MakeRequest("read", "env"));
   EXPECT_EQ(env.http_status, 200) << env.reply.DebugString();
   EXPECT_NE(env.data.dump().find("9.8.7-harness"), std::string::npos) << env.data.dump();
-  RequestSpec ent_req = Req("read", "entity");
+  RequestSpec ent_req = MakeRequest("read", "entity");
   ent_req.entity_id = "entity-123";
   auto ent = mount->HandleRequest(ent_req);
   EXPECT_EQ(ent.http_status, 200) << ent.reply.DebugString();
@@ -651,7 +643,7 @@ TEST(IntegrationBackendTest, SystemViewReachesThePlugin) {
 TEST(IntegrationBackendTest, SecretRenewRevokeEcho) {
   START_HOST(host, Options(TlsMode::kAutoMtls));
   SETUP_MOUNT(mount, host, {});
-  auto issued = mount->HandleRequest(Req("read", "secret"));
+  auto issued = mount->HandleRequest(MakeRequest("read", "secret"));
   ASSERT_EQ(issued.http_status, 200) << issued.reply.DebugString();
   ASSERT_TRUE(issued.reply.response().has_secret());
   const auto& secret = issued.reply.response().secret();
@@ -659,7 +651,7 @@ TEST(IntegrationBackendTest, SecretRenewRevokeEcho) {
   auto internal = nlohmann::json::parse(secret.internal_data(), nullptr, false);
   EXPECT_FALSE(internal.is_discarded()) << "internal_data must be JSON";
   for (const char* op : {"renew", "revoke"}) {
-    RequestSpec spec = Req(op, "secret");
+    RequestSpec spec = MakeRequest(op, "secret");
     spec.secret_internal_data = internal;
     spec.lease_id = "harness/secret/abc";
     auto r = mount->HandleRequest(spec);
@@ -720,8 +712,8 @@ TEST(IntegrationLoadTest, SixtyFourConcurrentRequests) {
   for (int i = 0; i < kN; ++i) {
     threads.emplace_back([&, i] {
       std::string key = "c" + std::to_string(i);
-      auto w = mount->HandleRequest(Req("update", "kv/" + key, {{"value", key}}));
-      auto r = mount->HandleRequest(Req("read", "kv/" + key));
+      auto w = mount->HandleRequest(MakeRequest("update", "kv/" + key, {{"value", key}}));
+      auto r = mount->HandleRequest(MakeRequest("read", "kv/" + key));
       if (w.status.ok() && r.status.ok() && r.data.is_object() && r.data.value("value", "") == key) {
         ++ok;
       } else {
@@ -751,14 +743,14 @@ void ExpectSlowStorageHoldsUpOnlyItsRequest(const HostOptions& options) {
   std::atomic<bool> slow_returned{false};
   std::atomic<int> slow_status{0};
   std::jthread waiter([&] {  // joins on every way out of the test
-    slow_status = slow->HandleRequest(Req("read", "kv/k")).http_status;
+    slow_status = slow->HandleRequest(MakeRequest("read", "kv/k")).http_status;
     slow_returned = true;
   });
   // Let the slow read reach its storage Get.
   for (int i = 0; i < 400 && slow->storage().gets() == gets_before; ++i) std::this_thread::sleep_for(5ms);
   ASSERT_GT(slow->storage().gets(), gets_before);
   for (int i = 0; i < 20; ++i) {
-    auto r = fast->HandleRequest(Req("read", "kv/k"));
+    auto r = fast->HandleRequest(MakeRequest("read", "kv/k"));
     ASSERT_EQ(r.http_status, 200) << r.error;
   }
   EXPECT_FALSE(slow_returned.load()) << "the fast mount's reads waited for the slow mount's storage";
@@ -792,7 +784,7 @@ TEST(IntegrationLoadTest, DeadlinePropagatesAndPluginKeepsServing) {
   START_HOST(host, Options(TlsMode::kAutoMtls));
   SETUP_MOUNT(mount, host, {});
   auto start = std::chrono::steady_clock::now();
-  RequestSpec spec = Req("read", "sleep", {{"ms", 3000}});
+  RequestSpec spec = MakeRequest("read", "sleep", {{"ms", 3000}});
   spec.deadline = 300ms;
   auto slow = mount->HandleRequest(spec);
   EXPECT_EQ(slow.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << slow.reply.DebugString();
@@ -800,7 +792,7 @@ TEST(IntegrationLoadTest, DeadlinePropagatesAndPluginKeepsServing) {
   ExpectKvRoundTrip(*mount, "after-deadline", "alive");
 
   // The request deadline travels on to the brokered storage calls.
-  RequestSpec read = Req("read", "kv/after-deadline");
+  RequestSpec read = MakeRequest("read", "kv/after-deadline");
   read.deadline = 4s;
   ASSERT_EQ(mount->HandleRequest(read).http_status, 200);
   auto seen = mount->storage().last_deadline();
@@ -810,7 +802,7 @@ TEST(IntegrationLoadTest, DeadlinePropagatesAndPluginKeepsServing) {
 
   // A storage call slower than the request deadline ends the request in time.
   mount->storage().SetDelay(3s);
-  RequestSpec slow_read = Req("read", "kv/after-deadline");
+  RequestSpec slow_read = MakeRequest("read", "kv/after-deadline");
   slow_read.deadline = 500ms;
   auto t0 = std::chrono::steady_clock::now();
   auto r = mount->HandleRequest(slow_read);

@@ -107,14 +107,7 @@ RequestResult PluginSuite::Issue(const std::string& path, json params, const std
 }
 
 RequestResult PluginSuite::SecretOp(const std::string& op, const RequestResult& issued) {
-  RequestSpec spec;
-  spec.operation = op;
-  spec.path = "creds/" + issued.data.value("role", std::string());
-  spec.data = issued.data;
-  spec.secret_internal_data = json::parse(issued.reply.response().secret().internal_data(), nullptr, false);
-  spec.lease_id = "taskcred/" + spec.path + "/lease";
-  spec.mount_point = "taskcred/";
-  RequestResult r = mount().HandleRequest(spec);
+  RequestResult r = mount().HandleRequest(LeaseRequest(op, issued));
   EXPECT_TRUE(r.status.ok()) << op << ": " << r.status.error_message();
   return r;
 }
