@@ -17,6 +17,7 @@
 #include <random>
 #include <thread>
 
+#include "runtime/about.h"
 #include "runtime/backend_service.h"
 #include "runtime/handshake.h"
 #include "runtime/loop.h"
@@ -98,6 +99,12 @@ std::optional<int> TakeEventLoops(std::vector<std::string>& args, const EnvGette
 }  // namespace
 
 int Serve(int argc, char** argv, tl::BackendFactory factory, const ServeOptions& opts) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  if (auto text = AboutRequest(args, opts)) {
+    std::fputs(text->c_str(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
   // Signals first, before any thread exists: SIGINT ignored for life (the
   // host shuts us down itself); SIGTERM and the internal shutdown signal
   // blocked in every thread and taken by the main thread with sigtimedwait.
@@ -156,8 +163,6 @@ int Serve(int argc, char** argv, tl::BackendFactory factory, const ServeOptions&
     return 1;
   }
 
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::string loops_error;
   std::optional<int> loop_count = TakeEventLoops(args, env, &loops_error);
   if (!loop_count) {

@@ -19,10 +19,12 @@ struct ServeOptions {
   std::string plugin_name = "taskcred";  // used in messages
   std::string version;  // semver for logical.PluginVersion; "" = "v" + the CMake project version
   std::string logger_module = "taskcred";
+  std::string commit;  // the source's git commit, for --version; "" = unknown
 };
 
 // Call once, from main(), before starting any thread (it sets the signal
-// mask). Returns 1 on start-up failure (run by hand without the cookie, bad
+// mask). `--version` and `--help` print their text (runtime/about.h) and
+// return 0 without serving. Returns 1 on start-up failure (run by hand without the cookie, bad
 // TLS material, unwrap failure, PLUGIN_MULTIPLEX_GRPC, ...) for main() to
 // return. Once serving it does not return: after Shutdown, SIGTERM or the
 // host's death it stops the server (short grace), removes the socket and ends
