@@ -1,0 +1,223 @@
+// scripts/register.sh against a stand-in for the vault/bao CLI
+// (fake_vault.py keeps a server's state in a JSON file and checks what a
+// server checks), then the registered file itself launched by the host
+// harness: what the catalog points at is a plugin that serves.
+#include <openssl/evp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "harness/plugin_host.h"
+
+namespace taskcred::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string Sha256Hex(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+struct ScriptRun {
+  int code = -1;
+  std::string output;
+};
+
+class RegisterScriptTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tc-register-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    fs::create_directories(plugins());
+    fs::create_directories(base_ + "/bin");
+    fs::create_symlink(TASKCRED_FAKE_VAULT, base_ + "/bin/vault");
+    fs::create_symlink(TASKCRED_FAKE_VAULT, base_ + "/bin/bao");
+    SetState({{"version", "1.15.2"}, {"caps", "root"}});
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  std::string plugins() const { return base_ + "/plugins"; }
+  json State() const {
+    std::ifstream in(base_ + "/state.json");
+    return json::parse(in);
+  }
+  void SetState(const json& s) const { std::ofstream(base_ + "/state.json") << s.dump(); }
+  void Patch(const json& patch) const {
+    json s = State();
+    s.merge_patch(patch);
+    SetState(s);
+  }
+
+  ScriptRun Register(const std::string& args) const {
+    std::string cmd = "env FAKE_VAULT_STATE=" + base_ + "/state.json FAKE_VAULT_PLUGIN_DIR=" + plugins() +
+                      " VAULT_BIN= PATH=" + base_ + "/bin:/usr/bin:/bin bash " TASKCRED_REGISTER_SCRIPT " " + args +
+                      " 2>&1";
+    ScriptRun r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return r;
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
+    int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  }
+  std::string Defaults() const { return "--plugin-dir " + plugins() + " --binary " + TaskcredPluginPath(); }
+
+  // A second build: a wrapper that says it is v0.2.0 and runs the plugin.
+  std::string NextVersion() const {
+    std::string path = base_ + "/taskcred-next";
+    std::ofstream(path) << "#!/bin/sh\n"
+                        << "if [ \"$1\" = --version ]; then echo 'taskcred v0.2.0'; exit 0; fi\n"
+                        << "exec " << TaskcredPluginPath() << " \"$@\"\n";
+    fs::permissions(path, fs::perms::owner_all);
+    return path;
+  }
+
+  // Calls that change the server, from the recorded calls.
+  int ChangingCalls() const {
+    int n = 0;
+    const json state = State();  // kept: the loop's range refers into it
+    for (const auto& c : state["calls"]) {
+      std::string first = c[0], second = c.size() > 1 ? c[1].get<std::string>() : "";
+      if ((first == "plugin" && (second == "register" || second == "reload")) ||
+          (first == "secrets" && (second == "enable" || second == "tune"))) {
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  std::string base_;
+};
+
+TEST_F(RegisterScriptTest, RegistersAndMountsAndTheRegisteredFileServes) {
+  ScriptRun r = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(r.code, 0) << r.output;
+  json s = State();
+  json entry = s["catalog"]["taskcred"]["v0.1.0"];
+  ASSERT_TRUE(entry.is_object()) << s.dump();
+  EXPECT_EQ(entry["command"], "taskcred-v0.1.0");
+  const std::string registered = plugins() + "/taskcred-v0.1.0";
+  EXPECT_EQ(entry["sha256"], Sha256Hex(registered));
+  EXPECT_EQ(entry["sha256"], Sha256Hex(TaskcredPluginPath()));
+  EXPECT_EQ(s["mounts"]["taskcred/"]["plugin_version"], "v0.1.0");
+
+  HostOptions options;
+  options.binary = registered;
+  auto host = PluginHost::Start(options);
+  ASSERT_TRUE(host.ok()) << host.status().ToString();
+  auto mount = (*host)->Setup();
+  ASSERT_TRUE(mount.ok() && (*mount)->setup().ok()) << (mount.ok() ? "" : mount.status().ToString());
+  EXPECT_EQ((*mount)->HandleRequest(MakeRequest("read", "jwks")).http_status, 200);
+}
+
+TEST_F(RegisterScriptTest, RunningItAgainChangesNothing) {
+  ASSERT_EQ(Register(Defaults() + " --mount taskcred").code, 0);
+  const int before = ChangingCalls();
+  EXPECT_EQ(before, 2);  // register, enable
+  ScriptRun again = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_EQ(ChangingCalls(), before) << again.output;
+  EXPECT_NE(again.output.find("already"), std::string::npos) << again.output;
+}
+
+TEST_F(RegisterScriptTest, VaultBefore112GetsNoVersionFlags) {
+  Patch({{"version", "1.8.7"}});
+  ScriptRun r = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(r.code, 0) << r.output;  // the fake refuses -version before 1.12
+  json s = State();
+  EXPECT_EQ(s["catalog"]["taskcred"][""]["command"], "taskcred");
+  EXPECT_TRUE(fs::exists(plugins() + "/taskcred"));
+  EXPECT_EQ(s["mounts"]["taskcred/"]["type"], "taskcred");
+}
+
+TEST_F(RegisterScriptTest, UpgradeMovesTheMountAndRollbackMovesItBack) {
+  ASSERT_EQ(Register(Defaults() + " --mount taskcred").code, 0);
+  ScriptRun up = Register("--plugin-dir " + plugins() + " --binary " + NextVersion() + " --mount taskcred");
+  ASSERT_EQ(up.code, 0) << up.output;
+  json s = State();
+  EXPECT_EQ(s["mounts"]["taskcred/"]["running_plugin_version"], "v0.2.0") << s.dump();
+  EXPECT_EQ(s["reloads"], json::array({"taskcred/"}));
+  EXPECT_TRUE(fs::exists(plugins() + "/taskcred-v0.1.0"));  // kept for a rollback
+  EXPECT_TRUE(fs::exists(plugins() + "/taskcred-v0.2.0"));
+
+  ScriptRun back = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(back.code, 0) << back.output;
+  s = State();
+  EXPECT_EQ(s["mounts"]["taskcred/"]["running_plugin_version"], "v0.1.0");
+  EXPECT_EQ(s["mounts"]["taskcred/"]["running_sha256"], Sha256Hex(TaskcredPluginPath()));
+  EXPECT_EQ(s["reloads"].size(), 2u);
+}
+
+TEST_F(RegisterScriptTest, UnreachableServerIsAClearErrorAndCopiesNothing) {
+  Patch({{"down", true}});
+  ScriptRun r = Register(Defaults());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("cannot reach the server"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_empty(plugins()));
+}
+
+TEST_F(RegisterScriptTest, TokenWithoutSudoIsRefusedBeforeAnythingIsCopied) {
+  Patch({{"caps", "create, read, update"}});
+  ScriptRun r = Register(Defaults());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("may not register plugins"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("needs sudo"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_empty(plugins()));
+}
+
+TEST_F(RegisterScriptTest, SealedServerIsRefused) {
+  Patch({{"sealed", true}});
+  ScriptRun r = Register(Defaults());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("sealed"), std::string::npos) << r.output;
+}
+
+TEST_F(RegisterScriptTest, MountOfAnotherTypeIsLeftAlone) {
+  Patch({{"mounts", {{"taskcred/", {{"type", "kv"}, {"plugin_version", ""}, {"running_plugin_version", ""}}}}}});
+  ScriptRun r = Register(Defaults() + " --mount taskcred");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("already a mount of type kv"), std::string::npos) << r.output;
+  EXPECT_EQ(State()["mounts"]["taskcred/"]["type"], "kv");
+}
+
+TEST_F(RegisterScriptTest, OpenBaoCliRegistersVersions) {
+  Patch({{"version", "2.1.0"}});
+  ScriptRun r = Register(Defaults() + " --bao --mount taskcred");
+  ASSERT_EQ(r.code, 0) << r.output;
+  json s = State();
+  EXPECT_TRUE(s["catalog"]["taskcred"].contains("v0.1.0")) << s.dump();
+  EXPECT_EQ(s["mounts"]["taskcred/"]["plugin_version"], "v0.1.0");
+}
+
+TEST_F(RegisterScriptTest, ArgumentsArePassedToTheCatalog) {
+  ScriptRun r = Register(Defaults() + " --args -event-loops=2 --env TASKCRED_X=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  json entry = State()["catalog"]["taskcred"]["v0.1.0"];
+  EXPECT_EQ(entry["args"], json::array({"-event-loops=2"}));
+  EXPECT_EQ(entry["env"], json::array({"TASKCRED_X=1"}));
+}
+
+}  // namespace
+}  // namespace taskcred::test
