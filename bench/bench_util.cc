@@ -250,6 +250,8 @@ Options ParseArgs(int argc, char** argv) {
       o.cost_requests = num(i, a);
     } else if (a == "--cost-seconds") {
       o.cost_seconds = static_cast<double>(num(i, a));
+    } else if (a == "--memory-only") {
+      o.memory_only = true;
     } else if (a == "--cost-rows" && i + 1 < argc) {
       o.cost_rows = argv[++i];
     } else if (a == "--cost-loads" && i + 1 < argc) {
@@ -302,6 +304,7 @@ Options ParseArgs(int argc, char** argv) {
                    "         [--iterations N] [--scale N] [--launches N] [--levels 1,8,32] [--repeat N]\n"
                    "         [--json FILE] [--cost-only] [--cost-requests N] [--cost-seconds S]\n"
                    "         [--cost-rows SUBSTRING] [--cost-loads saturated,1000,2000]\n"
+                   "       taskcred-bench --memory-only [--plugin PATH] [--iterations N]   (VmRSS section only)\n"
                    "       taskcred-bench --soak [--plugin PATH] [--soak-restarts N] [--soak-callers N]\n"
                    "         [--soak-interval-ms N]   (kill/restart soak: invariants, no figures)\n"
                    "       taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N]\n"

@@ -53,6 +53,7 @@ struct Options {
   int soak_restarts = 20;
   int soak_callers = 8;
   int soak_interval_ms = 1500;
+  bool memory_only = false;   // only the memory section (memory.h)
   bool large_bodies = false;  // only the large-body memory run (large_bodies.h)
   int large_body_count = 20;
   int large_body_mb = 10;

@@ -11,9 +11,10 @@
 //   taskcred-bench --soak [--plugin PATH] [--soak-restarts N] [--soak-callers N]
 //                  [--soak-interval-ms N]
 //   taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N] [--large-body-mb N]
+//   taskcred-bench --memory-only [--plugin PATH] [--iterations N]
 //
 // Shared helpers are in bench_util.cc, the cost-per-request rows in
-// cost_rows.cc (measured by cost.cc).
+// cost_rows.cc (measured by cost.cc), the memory section in memory.cc.
 //
 // Exit status: 0 when every measurement ran (goals missed are reported, not
 // failures); 1 when a request failed or the plugin misbehaved.
@@ -48,6 +49,7 @@
 #include "harness/plugin_host.h"
 #include "harness/process.h"
 #include "large_bodies.h"
+#include "memory.h"
 #include "soak.h"
 #include "startup.h"
 
@@ -98,6 +100,11 @@ int main(int argc, char** argv) {
   }
   if (opt.large_bodies) {
     return RunLargeBodies({.plugin = opt.plugin, .count = opt.large_body_count, .megabytes = opt.large_body_mb});
+  }
+  if (opt.memory_only) {
+    json memory = MeasureMemory(opt);
+    if (!opt.json_path.empty()) std::ofstream(opt.json_path) << memory.dump(2) << "\n";
+    return 0;
   }
   json out;
   out["options"] = {{"quick", opt.quick}, {"ops", opt.ops}, {"iterations", opt.iterations},
@@ -328,63 +335,7 @@ int main(int argc, char** argv) {
   out["ratios"] = ratios;
 
   // ------------------------------------------------------------ memory
-  std::printf("\n== memory of the plugin process (VmRSS) ==\n");
-  {
-    auto mem_host = StartHost(opt.plugin);
-    const pid_t pid = mem_host->pid();
-    json mem_start = MemoryBreakdown(pid);
-    Mount& m = TaskcredMount(*mem_host, "EdDSA");
-    json mem_idle = MemoryBreakdown(pid, 12);
-    auto batch = [&]() {
-      const int callers = 8;
-      auto t0 = SteadyClock::now();
-      Measure(callers, opt.iterations, [&m](int, int64_t i) {
-        const std::string role = (i % 2 == 0) ? "jwt" : "opaque";
-        RequestResult r = Call(m, "update", "creds/" + role, json::object());
-        if (!Ok(r, "creds")) return false;
-        RequestResult in = Call(m, "update", "introspect", {{"token", r.data["credential"]}});
-        return Ok(in, "introspect") && in.data["active"] == true;
-      });
-      return Seconds(SteadyClock::now() - t0);
-    };
-    double s1 = batch();
-    json mem1 = MemoryBreakdown(pid);
-    double s2 = batch();
-    json mem2 = MemoryBreakdown(pid, 12);
-    auto mib = [](const json& j, const char* k) { return j.value(k, int64_t{0}) / 1024.0; };
-    auto priv = [](const json& j) {
-      return (j.value("Private_Clean", int64_t{0}) + j.value("Private_Dirty", int64_t{0})) / 1024.0;
-    };
-    std::printf("VmRSS = RssAnon (heap, thread stacks, arenas) + RssFile (mapped binary and shared libraries);\n"
-                "private = pages mapped by this process only (Private_Clean + Private_Dirty); MiB\n");
-    std::printf("%-30s %7s %7s %7s %7s %7s %7s\n", "state", "VmRSS", "anon", "file", "private", "Pss", "threads");
-    auto line = [&](const std::string& label, const json& j) {
-      std::printf("%-30s %7.1f %7.1f %7.1f %7.1f %7.1f %7lld\n", label.c_str(), mib(j, "VmRSS"), mib(j, "RssAnon"),
-                  mib(j, "RssFile"), priv(j), mib(j, "Pss"), static_cast<long long>(j.value("Threads", int64_t{0})));
-    };
-    line("at start (handshake, no mount)", mem_start);
-    line("idle (mounted, configured)", mem_idle);
-    line("after " + std::to_string(opt.iterations) + " issue+introspect", mem1);
-    line("after another " + std::to_string(opt.iterations), mem2);
-    const double rss_idle = mib(mem_idle, "VmRSS"), rss1 = mib(mem1, "VmRSS"), rss2 = mib(mem2, "VmRSS");
-    std::printf("idle VmRSS %.1f MiB   goal <= 12 MiB: %s   (anon %.1f MiB, file-backed %.1f MiB)\n", rss_idle,
-                rss_idle <= 12 ? "met" : "MISSED", mib(mem_idle, "RssAnon"), mib(mem_idle, "RssFile"));
-    std::printf("after %lld: %.1f MiB   goal <= 40 MiB: %s  (%.1f s)\n", static_cast<long long>(opt.iterations), rss1,
-                rss1 <= 40 ? "met" : "MISSED", s1);
-    std::printf("after another %lld: %.1f MiB   growth %+.2f MiB (%.1f bytes/credential)  (%.1f s)\n",
-                static_cast<long long>(opt.iterations), rss2, rss2 - rss1, (rss2 - rss1) * 1024 * 1024 / opt.iterations,
-                s2);
-    std::printf("peak (VmHWM) %.1f MiB\n", mib(mem2, "VmHWM"));
-    std::printf("largest resident mappings when idle (KiB):");
-    for (const auto& t : mem_idle["top_mappings"]) {
-      std::printf(" %s %lld,", t["mapping"].get<std::string>().c_str(), static_cast<long long>(t["rss_kib"].get<int64_t>()));
-    }
-    std::printf("\n");
-    out["memory"] = {{"start", mem_start},       {"idle", mem_idle},          {"after_batch1", mem1},
-                     {"after_batch2", mem2},     {"iterations", opt.iterations}, {"batch1_seconds", s1},
-                     {"batch2_seconds", s2},
-                     {"growth_bytes_per_credential", (rss2 - rss1) * 1024 * 1024 / opt.iterations}};
-  }
+  out["memory"] = MeasureMemory(opt);
 
   // ------------------------------------------------------------ scale
   std::printf("\n== scale: %lld live records preloaded vs an empty mount (1 caller, p50) ==\n",
