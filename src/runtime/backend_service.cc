@@ -10,6 +10,7 @@
 #include "runtime/async_call.h"
 #include "runtime/grpc_clients.h"
 #include "runtime/raw_request.h"
+#include "runtime/startup_pages.h"
 #include "runtime/translate.h"
 #include "sdk/plugin/pb/backend.grpc.pb.h"
 
@@ -279,6 +280,9 @@ class BackendService::Impl {
       if (!s.ok()) {
         st_.logger.Error("backend initialize failed", {{"error", s.ToString()}});
         *reply->mutable_err() = EncodeProtoError(s);
+      } else if (size_t released = ReleaseStartupPages(st_.memory_locked); released > 0) {
+        // The first mount is serving: start-up is over (startup_pages.h).
+        st_.logger.Debug("released start-up pages", {{"bytes", static_cast<int64_t>(released)}});
       }
       return grpc::Status::OK;
     }, InBandError(reply));

@@ -162,6 +162,7 @@ int Serve(int argc, char** argv, tl::BackendFactory factory, const ServeOptions&
     log.Error("mlockall failed; give the plugin CAP_IPC_LOCK or disable mlock", {{"errno", errno}});
     return 1;
   }
+  st->memory_locked = mlock;
 
   std::string loops_error;
   std::optional<int> loop_count = TakeEventLoops(args, env, &loops_error);

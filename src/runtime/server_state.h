@@ -29,6 +29,7 @@ struct ServerState {
   TlsMaterial tls;
   Broker broker;
   pthread_t main_thread{};  // waits for the shutdown signal (serve.cc)
+  bool memory_locked = false;  // mlockall succeeded (VAULT_PLUGIN_MLOCK_ENABLED)
 
   bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
 
