@@ -88,7 +88,9 @@ if [[ $(basename "$cli") == bao* ]]; then
   versioned=1
 else
   IFS=. read -r major minor _ <<<"${server_version#v}"
-  if ((major > 1 || (major == 1 && ${minor%%[!0-9]*} >= 12))); then versioned=1; fi
+  minor=${minor%%[!0-9]*}
+  [[ $major =~ ^[0-9]+$ && $minor =~ ^[0-9]+$ ]] || die "the server reports version '$server_version', which is not x.y.z"
+  if ((major > 1 || (major == 1 && minor >= 12))); then versioned=1; fi
 fi
 
 # The token must be allowed to write the catalog (sudo) before anything is copied.

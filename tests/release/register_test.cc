@@ -194,6 +194,14 @@ TEST_F(RegisterScriptTest, SealedServerIsRefused) {
   EXPECT_NE(r.output.find("sealed"), std::string::npos) << r.output;
 }
 
+TEST_F(RegisterScriptTest, ServerVersionThatIsNotSemverIsAClearError) {
+  Patch({{"version", "dev"}});
+  ScriptRun r = Register(Defaults());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("reports version 'dev'"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::is_empty(plugins()));
+}
+
 TEST_F(RegisterScriptTest, MountOfAnotherTypeIsLeftAlone) {
   Patch({{"mounts", {{"taskcred/", {{"type", "kv"}, {"plugin_version", ""}, {"running_plugin_version", ""}}}}}});
   ScriptRun r = Register(Defaults() + " --mount taskcred");
