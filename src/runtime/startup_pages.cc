@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <utility>
@@ -49,13 +48,13 @@ size_t ReleaseReadOnlyProgramPages() {
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   size_t advised = 0;
   for (auto [begin, end] : s.read_only) {
-    // Whole pages inside the segment only (a partial page may share a frame
-    // with a writable neighbour), and nothing of the RELRO range.
+    // Nothing that shares the RELRO range (written at start, then made
+    // read-only; linkers place it in a writable segment, so this is a guard),
+    // and whole pages only: a partial page may share a frame with a writable
+    // neighbour.
+    if (begin < s.relro_end && s.relro_begin < end) continue;
     begin = (begin + page - 1) & ~(page - 1);
     end &= ~(page - 1);
-    if (s.relro_end > s.relro_begin && begin < s.relro_end && s.relro_begin < end) {
-      end = std::min(end, s.relro_begin & ~(page - 1));
-    }
     if (end <= begin) continue;
     if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0) advised += end - begin;
   }

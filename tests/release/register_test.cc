@@ -2,7 +2,6 @@
 // (fake_vault.py keeps a server's state in a JSON file and checks what a
 // server checks), then the registered file itself launched by the host
 // harness: what the catalog points at is a plugin that serves.
-#include <openssl/evp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "crypto/hash.h"
 #include "harness/plugin_host.h"
 
 namespace taskcred::test {
@@ -23,19 +23,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string Sha256Hex(const std::string& path) {
+// Lowercase hex SHA-256 of a file's bytes, as sha256sum prints it.
+std::string FileSha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return crypto::Sha256Hex(std::string((std::istreambuf_iterator<char>(in)), {}));
 }
 
 struct ScriptRun {
@@ -119,8 +110,8 @@ TEST_F(RegisterScriptTest, RegistersAndMountsAndTheRegisteredFileServes) {
   ASSERT_TRUE(entry.is_object()) << s.dump();
   EXPECT_EQ(entry["command"], "taskcred-v0.1.0");
   const std::string registered = plugins() + "/taskcred-v0.1.0";
-  EXPECT_EQ(entry["sha256"], Sha256Hex(registered));
-  EXPECT_EQ(entry["sha256"], Sha256Hex(TaskcredPluginPath()));
+  EXPECT_EQ(entry["sha256"], FileSha256(registered));
+  EXPECT_EQ(entry["sha256"], FileSha256(TaskcredPluginPath()));
   EXPECT_EQ(s["mounts"]["taskcred/"]["plugin_version"], "v0.1.0");
 
   HostOptions options;
@@ -166,7 +157,7 @@ TEST_F(RegisterScriptTest, UpgradeMovesTheMountAndRollbackMovesItBack) {
   ASSERT_EQ(back.code, 0) << back.output;
   s = State();
   EXPECT_EQ(s["mounts"]["taskcred/"]["running_plugin_version"], "v0.1.0");
-  EXPECT_EQ(s["mounts"]["taskcred/"]["running_sha256"], Sha256Hex(TaskcredPluginPath()));
+  EXPECT_EQ(s["mounts"]["taskcred/"]["running_sha256"], FileSha256(TaskcredPluginPath()));
   EXPECT_EQ(s["reloads"].size(), 2u);
 }
 

@@ -3,12 +3,12 @@
 // in from the file).
 #include "runtime/startup_pages.h"
 
-#include <openssl/evp.h>
-
 #include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "crypto/hash.h"
 
 namespace taskcred::runtime {
 namespace {
@@ -22,18 +22,9 @@ long RssFileKiB() {
   return -1;
 }
 
-// Work that runs through code and constant tables of the program.
-std::string Digest(const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) {
-    hex += "0123456789abcdef"[md[i] >> 4];
-    hex += "0123456789abcdef"[md[i] & 15];
-  }
-  return hex;
-}
+// Work that runs through code and constant tables of the program (OpenSSL's
+// SHA-256 under crypto::Sha256Hex).
+std::string Digest(const std::string& text) { return crypto::Sha256Hex(text); }
 
 TEST(StartupPagesTest, ReadOnlyPagesLeaveTheResidentSetAndTheProgramRunsOn) {
   const std::string expected = Digest("taskcred");
