@@ -271,6 +271,10 @@ Options ParseArgs(int argc, char** argv) {
       o.soak_callers = static_cast<int>(num(i, a));
     } else if (a == "--soak-interval-ms") {
       o.soak_interval_ms = static_cast<int>(num(i, a));
+    } else if (a == "--train") {
+      o.train = true;
+    } else if (a == "--train-requests") {
+      o.train_requests = num(i, a);
     } else if (a == "--large-bodies") {
       o.large_bodies = true;
     } else if (a == "--large-body-count") {
@@ -309,6 +313,8 @@ Options ParseArgs(int argc, char** argv) {
                    "         [--soak-interval-ms N]   (kill/restart soak: invariants, no figures)\n"
                    "       taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N]\n"
                    "         [--large-body-mb N]   (plugin RSS around a burst of large request bodies)\n"
+                   "       taskcred-bench --train [--plugin PATH] [--train-requests N]   (a request mix for a\n"
+                   "         profile of the plugin, scripts/bolt_plugin.sh; no figures)\n"
                    "Benchmarks the taskcred plugin binary under the host harness (AutoMTLS,\n"
                    "brokered in-memory storage). See BENCHMARKS.md.\n";
       std::exit(0);

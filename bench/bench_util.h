@@ -55,6 +55,8 @@ struct Options {
   int soak_interval_ms = 1500;
   bool memory_only = false;   // only the memory section (memory.h)
   bool large_bodies = false;  // only the large-body memory run (large_bodies.h)
+  bool train = false;         // only the training run for a profile (train.h)
+  int64_t train_requests = 3000;
   int large_body_count = 20;
   int large_body_mb = 10;
 };

@@ -12,6 +12,7 @@
 //                  [--soak-interval-ms N]
 //   taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N] [--large-body-mb N]
 //   taskcred-bench --memory-only [--plugin PATH] [--iterations N]
+//   taskcred-bench --train [--plugin PATH] [--train-requests N]
 //
 // Shared helpers are in bench_util.cc, the cost-per-request rows in
 // cost_rows.cc (measured by cost.cc), the memory section in memory.cc.
@@ -51,6 +52,7 @@
 #include "large_bodies.h"
 #include "memory.h"
 #include "soak.h"
+#include "train.h"
 #include "startup.h"
 
 namespace {
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
                     .restarts = opt.soak_restarts,
                     .interval_ms = opt.soak_interval_ms});
   }
+  if (opt.train) return RunTraining({.plugin = opt.plugin, .requests = opt.train_requests});
   if (opt.large_bodies) {
     return RunLargeBodies({.plugin = opt.plugin, .count = opt.large_body_count, .megabytes = opt.large_body_mb});
   }

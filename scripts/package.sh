@@ -7,7 +7,9 @@
 #   SHA256SUMS
 # Every binary is static and stripped. The version comes from project() in
 # CMakeLists.txt. One command from a clean checkout (after
-# scripts/install_deps.sh): a RelWithDebInfo build in build-release/.
+# scripts/install_deps.sh): a RelWithDebInfo build in build-release/, with the
+# test harness built too (not run): the plugin's code layout is made from a
+# training run through it (docs/release.md, "Code layout").
 # BUILD_DIR reuses a configured build (it must have TASKCRED_STATIC=ON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +19,15 @@ die() { echo "package: $*" >&2; exit 1; }
 
 if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" -DTASKCRED_STATIC=ON \
-    -DTASKCRED_BUILD_TESTS=OFF -DTASKCRED_WERROR="${TASKCRED_WERROR:-OFF}"
+    -DTASKCRED_BUILD_TESTS=ON -DTASKCRED_WERROR="${TASKCRED_WERROR:-OFF}"
 fi
 grep -q '^TASKCRED_STATIC:BOOL=ON$' "$BUILD_DIR/CMakeCache.txt" ||
   die "$BUILD_DIR is not a static build (configure it with -DTASKCRED_STATIC=ON)"
 cmake --build "$BUILD_DIR" --target release_binaries -j"$(nproc)"
+if ! readelf -SW "$BUILD_DIR/plugin/taskcred" | grep -q '\.note\.bolt_info'; then
+  echo "package: WARNING: the plugin's code is not laid out from a profile (TASKCRED_BOLT is off or" \
+    "llvm-bolt is missing): it needs more memory and CPU than the figures in BENCHMARKS.md" >&2
+fi
 
 version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD_DIR/CMakeCache.txt")
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || die "no project version in $BUILD_DIR/CMakeCache.txt"
@@ -56,6 +62,7 @@ for exe in taskcred taskcred-verify taskcred-authz; do
   if readelf -lW "$f" | grep -q 'INTERP\|DYNAMIC'; then die "$exe is not static"; fi
   if readelf -SW "$f" | grep -q '\.debug_info\|\.symtab'; then die "$exe is not stripped"; fi
   readelf -nW "$f" | grep -q 'Build ID' || die "$exe has no build-id"
+  readelf -lW "$f" | grep -Eq 'GNU_STACK +(0x0+ +){5}RW ' || die "$exe has no non-executable stack header"
   [[ $(readelf -p .gnu_debuglink "$f" 2>/dev/null) == *"$exe.debug"* ]] || die "$exe does not name $exe.debug"
 done
 "$stage/taskcred" --version | grep -qx "taskcred v$version" || die "taskcred --version does not say v$version"

@@ -33,6 +33,8 @@ struct ElfFacts {
   int interpreters = 0;   // PT_INTERP segments
   int needed = 0;         // DT_NEEDED entries
   bool dynamic = false;   // a PT_DYNAMIC segment
+  bool stack_marked = false;  // a PT_GNU_STACK header without PF_X
+  int writable_code = 0;      // PT_LOAD segments both writable and executable
 };
 
 // Reads the program headers (and the dynamic section, if any) of an ELF64
@@ -50,6 +52,8 @@ ElfFacts Inspect(const std::string& bytes) {
     Elf64_Phdr ph;
     std::memcpy(&ph, bytes.data() + off, sizeof ph);
     if (ph.p_type == PT_INTERP) ++f.interpreters;
+    if (ph.p_type == PT_GNU_STACK) f.stack_marked = (ph.p_flags & PF_X) == 0;
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_W) && (ph.p_flags & PF_X)) ++f.writable_code;
     if (ph.p_type != PT_DYNAMIC) continue;
     f.dynamic = true;
     for (size_t d = ph.p_offset; d + sizeof(Elf64_Dyn) <= ph.p_offset + ph.p_filesz && d + sizeof(Elf64_Dyn) <= bytes.size();
@@ -68,6 +72,15 @@ TEST(StaticBinaryTest, HasNoInterpreterAndNoSharedLibraries) {
   ASSERT_TRUE(f.elf64) << TaskcredPluginPath();
   EXPECT_EQ(f.interpreters, 0) << "a PT_INTERP segment: the binary needs a dynamic loader";
   EXPECT_EQ(f.needed, 0) << "DT_NEEDED entries: the binary needs shared libraries";
+}
+
+// What the post-link layout (scripts/bolt_plugin.sh) must not lose: a stack
+// the kernel maps non-executable, and no segment that is code and writable.
+TEST(StaticBinaryTest, StackIsMarkedNonExecutableAndNoSegmentIsWritableCode) {
+  ElfFacts f = Inspect(ReadFile(TaskcredPluginPath()));
+  ASSERT_TRUE(f.elf64) << TaskcredPluginPath();
+  EXPECT_TRUE(f.stack_marked) << "no PT_GNU_STACK header, or one that asks for an executable stack";
+  EXPECT_EQ(f.writable_code, 0);
 }
 
 TEST(StaticBinaryTest, InspectSeesADynamicExecutable) {
