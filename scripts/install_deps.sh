@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates lld bolt-15
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libre2-dev
-  nlohmann-json3-dev libboost-dev libboost-context-dev libssl-dev openssl
+  nlohmann-json3-dev zlib1g-dev libboost-dev libboost-context-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev llvm-14
   python3 python3-jwt python3-cryptography
