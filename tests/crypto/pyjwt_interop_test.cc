@@ -6,9 +6,7 @@
 // Skipped only when no python3 with `jwt` and `cryptography` is found; set
 // TASKCRED_REQUIRE_PYJWT=1 (CI does) to make that a failure instead.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,29 +15,13 @@
 
 #include "crypto/jwt.h"
 #include "crypto/random.h"
+#include "support/run_command.h"
 #include "test_keys.h"
 
 namespace taskcred::crypto {
 namespace {
 
 using nlohmann::json;
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-CommandResult RunCommand(const std::string& cmd) {
-  CommandResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 // The first python3 that can import PyJWT and cryptography; Debian's first.
 std::optional<std::string> FindPython() {
@@ -76,10 +58,10 @@ class CryptoPyJwtInterop : public ::testing::TestWithParam<Algorithm> {
   }
 
   // Runs PyJWT's verify on (jwk, token); returns the result.
-  CommandResult PyVerify(const json& jwk, const std::string& token, std::string_view alg) {
+  test::CommandRun PyVerify(const json& jwk, const std::string& token, std::string_view alg) {
     std::string jwk_file = WriteFile("jwk.json", jwk.dump());
     std::string token_file = WriteFile("token.txt", token);
-    return RunCommand(*python_ + " " TASKCRED_PYJWT_SCRIPT " verify " + jwk_file + " " + token_file + " " +
+    return test::RunCommand(*python_ + " " TASKCRED_PYJWT_SCRIPT " verify " + jwk_file + " " + token_file + " " +
                std::string(alg) + " 2>&1");
   }
 
@@ -99,10 +81,10 @@ TEST_P(CryptoPyJwtInterop, PyJwtVerifiesOurTokens) {
   ASSERT_TRUE(token.ok());
   json jwk = key->PublicJwk("kid-1");
 
-  CommandResult r = PyVerify(jwk, *token, AlgorithmName(GetParam()));
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  json out = json::parse(r.out, nullptr, false);
-  ASSERT_FALSE(out.is_discarded()) << r.out;
+  test::CommandRun r = PyVerify(jwk, *token, AlgorithmName(GetParam()));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json out = json::parse(r.output, nullptr, false);
+  ASSERT_FALSE(out.is_discarded()) << r.output;
   EXPECT_EQ(out["claims"], claims);
   EXPECT_EQ(out["header"]["kid"], "kid-1");
   EXPECT_EQ(out["header"]["alg"], AlgorithmName(GetParam()));
@@ -112,16 +94,16 @@ TEST_P(CryptoPyJwtInterop, PyJwtVerifiesOurTokens) {
   ASSERT_TRUE(other.ok());
   auto forged = SignJwt(*other, "kid-1", claims);
   ASSERT_TRUE(forged.ok());
-  CommandResult refused = PyVerify(jwk, *forged, AlgorithmName(GetParam()));
-  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  test::CommandRun refused = PyVerify(jwk, *forged, AlgorithmName(GetParam()));
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
 }
 
 TEST_P(CryptoPyJwtInterop, WeVerifyPyJwtTokens) {
-  CommandResult r = RunCommand(*python_ + " " TASKCRED_PYJWT_SCRIPT " sign " + std::string(AlgorithmName(GetParam())) +
+  test::CommandRun r = test::RunCommand(*python_ + " " TASKCRED_PYJWT_SCRIPT " sign " + std::string(AlgorithmName(GetParam())) +
                         " 2>&1");
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  json out = json::parse(r.out, nullptr, false);
-  ASSERT_TRUE(out.is_object()) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json out = json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(out.is_object()) << r.output;
   json jwk = out["jwk"];
   auto pub = PublicKey::FromJwk(jwk);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString() << " " << jwk.dump();

@@ -2,10 +2,8 @@
 // (fake_vault.py keeps a server's state in a JSON file and checks what a
 // server checks), then the registered file itself launched by the host
 // harness: what the catalog points at is a plugin that serves.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -16,6 +14,7 @@
 
 #include "crypto/hash.h"
 #include "harness/plugin_host.h"
+#include "support/run_command.h"
 
 namespace taskcred::test {
 namespace {
@@ -28,11 +27,6 @@ std::string FileSha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return crypto::Sha256Hex(std::string((std::istreambuf_iterator<char>(in)), {}));
 }
-
-struct ScriptRun {
-  int code = -1;
-  std::string output;
-};
 
 class RegisterScriptTest : public ::testing::Test {
  protected:
@@ -60,18 +54,11 @@ class RegisterScriptTest : public ::testing::Test {
     SetState(s);
   }
 
-  ScriptRun Register(const std::string& args) const {
+  CommandRun Register(const std::string& args) const {
     std::string cmd = "env FAKE_VAULT_STATE=" + base_ + "/state.json FAKE_VAULT_PLUGIN_DIR=" + plugins() +
                       " VAULT_BIN= PATH=" + base_ + "/bin:/usr/bin:/bin bash " TASKCRED_REGISTER_SCRIPT " " + args +
                       " 2>&1";
-    ScriptRun r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[512];
-    while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-    int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return RunCommand(cmd);
   }
   std::string Defaults() const { return "--plugin-dir " + plugins() + " --binary " + TaskcredPluginPath(); }
 
@@ -103,8 +90,8 @@ class RegisterScriptTest : public ::testing::Test {
 };
 
 TEST_F(RegisterScriptTest, RegistersAndMountsAndTheRegisteredFileServes) {
-  ScriptRun r = Register(Defaults() + " --mount taskcred");
-  ASSERT_EQ(r.code, 0) << r.output;
+  CommandRun r = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   json s = State();
   json entry = s["catalog"]["taskcred"]["v0.1.0"];
   ASSERT_TRUE(entry.is_object()) << s.dump();
@@ -124,19 +111,19 @@ TEST_F(RegisterScriptTest, RegistersAndMountsAndTheRegisteredFileServes) {
 }
 
 TEST_F(RegisterScriptTest, RunningItAgainChangesNothing) {
-  ASSERT_EQ(Register(Defaults() + " --mount taskcred").code, 0);
+  ASSERT_EQ(Register(Defaults() + " --mount taskcred").exit_code, 0);
   const int before = ChangingCalls();
   EXPECT_EQ(before, 2);  // register, enable
-  ScriptRun again = Register(Defaults() + " --mount taskcred");
-  ASSERT_EQ(again.code, 0) << again.output;
+  CommandRun again = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(ChangingCalls(), before) << again.output;
   EXPECT_NE(again.output.find("already"), std::string::npos) << again.output;
 }
 
 TEST_F(RegisterScriptTest, VaultBefore112GetsNoVersionFlags) {
   Patch({{"version", "1.8.7"}});
-  ScriptRun r = Register(Defaults() + " --mount taskcred");
-  ASSERT_EQ(r.code, 0) << r.output;  // the fake refuses -version before 1.12
+  CommandRun r = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(r.exit_code, 0) << r.output;  // the fake refuses -version before 1.12
   json s = State();
   EXPECT_EQ(s["catalog"]["taskcred"][""]["command"], "taskcred");
   EXPECT_TRUE(fs::exists(plugins() + "/taskcred"));
@@ -144,17 +131,17 @@ TEST_F(RegisterScriptTest, VaultBefore112GetsNoVersionFlags) {
 }
 
 TEST_F(RegisterScriptTest, UpgradeMovesTheMountAndRollbackMovesItBack) {
-  ASSERT_EQ(Register(Defaults() + " --mount taskcred").code, 0);
-  ScriptRun up = Register("--plugin-dir " + plugins() + " --binary " + NextVersion() + " --mount taskcred");
-  ASSERT_EQ(up.code, 0) << up.output;
+  ASSERT_EQ(Register(Defaults() + " --mount taskcred").exit_code, 0);
+  CommandRun up = Register("--plugin-dir " + plugins() + " --binary " + NextVersion() + " --mount taskcred");
+  ASSERT_EQ(up.exit_code, 0) << up.output;
   json s = State();
   EXPECT_EQ(s["mounts"]["taskcred/"]["running_plugin_version"], "v0.2.0") << s.dump();
   EXPECT_EQ(s["reloads"], json::array({"taskcred/"}));
   EXPECT_TRUE(fs::exists(plugins() + "/taskcred-v0.1.0"));  // kept for a rollback
   EXPECT_TRUE(fs::exists(plugins() + "/taskcred-v0.2.0"));
 
-  ScriptRun back = Register(Defaults() + " --mount taskcred");
-  ASSERT_EQ(back.code, 0) << back.output;
+  CommandRun back = Register(Defaults() + " --mount taskcred");
+  ASSERT_EQ(back.exit_code, 0) << back.output;
   s = State();
   EXPECT_EQ(s["mounts"]["taskcred/"]["running_plugin_version"], "v0.1.0");
   EXPECT_EQ(s["mounts"]["taskcred/"]["running_sha256"], FileSha256(TaskcredPluginPath()));
@@ -163,16 +150,16 @@ TEST_F(RegisterScriptTest, UpgradeMovesTheMountAndRollbackMovesItBack) {
 
 TEST_F(RegisterScriptTest, UnreachableServerIsAClearErrorAndCopiesNothing) {
   Patch({{"down", true}});
-  ScriptRun r = Register(Defaults());
-  EXPECT_NE(r.code, 0);
+  CommandRun r = Register(Defaults());
+  EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("cannot reach the server"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::is_empty(plugins()));
 }
 
 TEST_F(RegisterScriptTest, TokenWithoutSudoIsRefusedBeforeAnythingIsCopied) {
   Patch({{"caps", "create, read, update"}});
-  ScriptRun r = Register(Defaults());
-  EXPECT_NE(r.code, 0);
+  CommandRun r = Register(Defaults());
+  EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("may not register plugins"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("needs sudo"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::is_empty(plugins()));
@@ -180,39 +167,39 @@ TEST_F(RegisterScriptTest, TokenWithoutSudoIsRefusedBeforeAnythingIsCopied) {
 
 TEST_F(RegisterScriptTest, SealedServerIsRefused) {
   Patch({{"sealed", true}});
-  ScriptRun r = Register(Defaults());
-  EXPECT_NE(r.code, 0);
+  CommandRun r = Register(Defaults());
+  EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("sealed"), std::string::npos) << r.output;
 }
 
 TEST_F(RegisterScriptTest, ServerVersionThatIsNotSemverIsAClearError) {
   Patch({{"version", "dev"}});
-  ScriptRun r = Register(Defaults());
-  EXPECT_NE(r.code, 0);
+  CommandRun r = Register(Defaults());
+  EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("reports version 'dev'"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::is_empty(plugins()));
 }
 
 TEST_F(RegisterScriptTest, MountOfAnotherTypeIsLeftAlone) {
   Patch({{"mounts", {{"taskcred/", {{"type", "kv"}, {"plugin_version", ""}, {"running_plugin_version", ""}}}}}});
-  ScriptRun r = Register(Defaults() + " --mount taskcred");
-  EXPECT_NE(r.code, 0);
+  CommandRun r = Register(Defaults() + " --mount taskcred");
+  EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("already a mount of type kv"), std::string::npos) << r.output;
   EXPECT_EQ(State()["mounts"]["taskcred/"]["type"], "kv");
 }
 
 TEST_F(RegisterScriptTest, OpenBaoCliRegistersVersions) {
   Patch({{"version", "2.1.0"}});
-  ScriptRun r = Register(Defaults() + " --bao --mount taskcred");
-  ASSERT_EQ(r.code, 0) << r.output;
+  CommandRun r = Register(Defaults() + " --bao --mount taskcred");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   json s = State();
   EXPECT_TRUE(s["catalog"]["taskcred"].contains("v0.1.0")) << s.dump();
   EXPECT_EQ(s["mounts"]["taskcred/"]["plugin_version"], "v0.1.0");
 }
 
 TEST_F(RegisterScriptTest, ArgumentsArePassedToTheCatalog) {
-  ScriptRun r = Register(Defaults() + " --args -event-loops=2 --env TASKCRED_X=1");
-  ASSERT_EQ(r.code, 0) << r.output;
+  CommandRun r = Register(Defaults() + " --args -event-loops=2 --env TASKCRED_X=1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   json entry = State()["catalog"]["taskcred"]["v0.1.0"];
   EXPECT_EQ(entry["args"], json::array({"-event-loops=2"}));
   EXPECT_EQ(entry["env"], json::array({"TASKCRED_X=1"}));

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/plugin_host.h"
+#include "support/run_command.h"
 
 namespace taskcred::test {
 namespace {
@@ -93,12 +93,9 @@ TEST(StaticBinaryTest, InspectSeesADynamicExecutable) {
 
 TEST(StaticBinaryTest, VersionNamesTheBuildAndItsLinkage) {
   std::string cmd = TaskcredPluginPath() + " --version";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[256];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ASSERT_EQ(pclose(p), 0) << out;
+  CommandRun run = RunCommand(cmd);
+  const std::string& out = run.output;
+  ASSERT_EQ(run.exit_code, 0) << out;
   EXPECT_TRUE(out.starts_with("taskcred v")) << out;
   EXPECT_NE(out.find("\nlinked: static\n"), std::string::npos) << out;
   EXPECT_NE(out.find("\ngRPC: 1."), std::string::npos) << out;

@@ -4,16 +4,15 @@
 #include "statuslist/status_list.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <zlib.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <set>
 #include <string>
 
 #include "crypto/encoding.h"
+#include "support/run_command.h"
 
 namespace taskcred::statuslist {
 namespace {
@@ -154,15 +153,11 @@ TEST(IndependentDecoderTest, PythonReadsTheBitsWeSet) {
       "b = zlib.decompress(base64.urlsafe_b64decode(s + \"=\" * (-len(s) % 4)))\n"
       "print(\" \".join(str(i) for i in range(len(b) * 8) if b[i // 8] >> (i % 8) & 1))' " +
       lst;
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ASSERT_EQ(pclose(p), 0) << out;
+  test::CommandRun run = test::RunCommand(cmd);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
   std::string want;
   for (size_t i : set) want += (want.empty() ? "" : " ") + std::to_string(i);
-  EXPECT_EQ(out, want + "\n");
+  EXPECT_EQ(run.output, want + "\n");
 }
 
 }  // namespace
