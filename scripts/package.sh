@@ -7,9 +7,10 @@
 #   SHA256SUMS
 # Every binary is static and stripped. The version comes from project() in
 # CMakeLists.txt. One command from a clean checkout (after
-# scripts/install_deps.sh): a RelWithDebInfo build in build-release/, with the
-# test harness built too (not run): the plugin's code layout is made from a
-# training run through it (docs/release.md, "Code layout").
+# scripts/install_deps.sh): a Release build in build-release/, with the test
+# harness built too (not run): the plugin's code layout is made from a
+# training run through it (docs/release.md, "Code layout"; BOLT needs a build
+# without DWARF, so the .debug files hold symbols, not line tables).
 # BUILD_DIR reuses a configured build (it must have TASKCRED_STATIC=ON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ DIST_DIR=${DIST_DIR:-dist}
 die() { echo "package: $*" >&2; exit 1; }
 
 if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" -DTASKCRED_STATIC=ON \
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" -DTASKCRED_STATIC=ON \
     -DTASKCRED_BUILD_TESTS=ON -DTASKCRED_WERROR="${TASKCRED_WERROR:-OFF}"
 fi
 grep -q '^TASKCRED_STATIC:BOOL=ON$' "$BUILD_DIR/CMakeCache.txt" ||
