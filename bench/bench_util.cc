@@ -281,6 +281,13 @@ Options ParseArgs(int argc, char** argv) {
       o.large_body_count = static_cast<int>(num(i, a));
     } else if (a == "--large-body-mb") {
       o.large_body_mb = static_cast<int>(num(i, a));
+    } else if (a == "--status-list") {
+      o.status_list = true;
+    } else if (a == "--status-credentials") {
+      o.status_credentials = num(i, a);
+    } else if (a == "--status-revoked-percent" && i + 1 < argc) {
+      o.status_revoked_percent = std::atof(argv[++i]);
+      if (o.status_revoked_percent < 0 || o.status_revoked_percent > 100) Die("--status-revoked-percent: 0 to 100");
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--ops") {
@@ -313,6 +320,8 @@ Options ParseArgs(int argc, char** argv) {
                    "         [--soak-interval-ms N]   (kill/restart soak: invariants, no figures)\n"
                    "       taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N]\n"
                    "         [--large-body-mb N]   (plugin RSS around a burst of large request bodies)\n"
+                   "       taskcred-bench --status-list [--plugin PATH] [--status-credentials N]\n"
+                   "         [--status-revoked-percent P]   (status lists of N credentials: size, serving cost)\n"
                    "       taskcred-bench --train [--plugin PATH] [--train-requests N]   (a request mix for a\n"
                    "         profile of the plugin, scripts/bolt_plugin.sh; no figures)\n"
                    "Benchmarks the taskcred plugin binary under the host harness (AutoMTLS,\n"

@@ -59,6 +59,9 @@ struct Options {
   int64_t train_requests = 3000;
   int large_body_count = 20;
   int large_body_mb = 10;
+  bool status_list = false;  // only the status list run (status_list.h)
+  int64_t status_credentials = 100000;
+  double status_revoked_percent = 1.0;
 };
 
 Options ParseArgs(int argc, char** argv);

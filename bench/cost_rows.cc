@@ -58,6 +58,14 @@ json CostRows(const Options& opt, PluginHost& mock_host, Mount& mock, PluginHost
     cost_row(std::string("creds jwt ") + alg, host.pid(), *m,
              [m](int, int64_t) { return Ok(Call(*m, "update", "creds/jwt", json::object()), "creds jwt"); });
   }
+  // Issue 13's budget: the status list may add at most 10 % to an issuance.
+  {
+    Mount* m = mounts["ES256"];
+    MustCall(*m, "update", "config", {{"status_list", false}});
+    cost_row("creds jwt ES256 status off", host.pid(), *m,
+             [m](int, int64_t) { return Ok(Call(*m, "update", "creds/jwt", json::object()), "creds jwt"); });
+    MustCall(*m, "update", "config", {{"status_list", true}});
+  }
   for (const char* alg : {"ES256", "EdDSA"}) {
     Mount* m = mounts[alg];
     std::vector<std::string> tokens;

@@ -12,6 +12,7 @@
 //                  [--soak-interval-ms N]
 //   taskcred-bench --large-bodies [--plugin PATH] [--large-body-count N] [--large-body-mb N]
 //   taskcred-bench --memory-only [--plugin PATH] [--iterations N]
+//   taskcred-bench --status-list [--plugin PATH] [--status-credentials N] [--status-revoked-percent P]
 //   taskcred-bench --train [--plugin PATH] [--train-requests N]
 //
 // Shared helpers are in bench_util.cc, the cost-per-request rows in
@@ -52,8 +53,9 @@
 #include "large_bodies.h"
 #include "memory.h"
 #include "soak.h"
-#include "train.h"
 #include "startup.h"
+#include "status_list.h"
+#include "train.h"
 
 namespace {
 
@@ -99,6 +101,11 @@ int main(int argc, char** argv) {
                     .callers = opt.soak_callers,
                     .restarts = opt.soak_restarts,
                     .interval_ms = opt.soak_interval_ms});
+  }
+  if (opt.status_list) {
+    return RunStatusListBench({.plugin = opt.plugin,
+                               .credentials = opt.status_credentials,
+                               .revoked_percent = opt.status_revoked_percent});
   }
   if (opt.train) return RunTraining({.plugin = opt.plugin, .requests = opt.train_requests});
   if (opt.large_bodies) {

@@ -50,23 +50,24 @@ Result<std::string> DumpStrict(const json& value, std::string_view what) {
 
 }  // namespace
 
-Result<std::string> SignJwt(const SigningKey& key, std::string_view kid, const json& claims) {
+Result<std::string> SignJwt(const SigningKey& key, std::string_view kid, const json& claims, const JwtType& type) {
   if (!claims.is_object()) return Status::InvalidArgument("jwt claims must be a JSON object");
-  json header = {{"alg", std::string(AlgorithmName(key.algorithm()))}, {"typ", "JWT"}, {"kid", std::string(kid)}};
+  json header = {
+      {"alg", std::string(AlgorithmName(key.algorithm()))}, {"typ", std::string(type.typ)}, {"kid", std::string(kid)}};
   TC_ASSIGN_OR_RETURN(std::string header_text, DumpStrict(header, "jwt header values"));
   TC_ASSIGN_OR_RETURN(std::string claims_text, DumpStrict(claims, "jwt claims"));
   std::string input = Base64UrlEncode(header_text) + "." + Base64UrlEncode(claims_text);
   // Signature lengths: 64 (EdDSA, ES256) or the RSA modulus size (<= 1024).
-  if (input.size() + 1 + 1366 > kMaxJwtBytes) {
-    return Status::InvalidArgument("jwt would exceed " + std::to_string(kMaxJwtBytes) + " bytes");
+  if (input.size() + 1 + 1366 > type.max_bytes) {
+    return Status::InvalidArgument("jwt would exceed " + std::to_string(type.max_bytes) + " bytes");
   }
   TC_ASSIGN_OR_RETURN(std::string sig, key.Sign(input));
   return input + "." + Base64UrlEncode(sig);
 }
 
-Result<DecodedJwt> DecodeJwt(std::string_view token) {
-  if (token.size() > kMaxJwtBytes) {
-    return Status::InvalidArgument("jwt: longer than " + std::to_string(kMaxJwtBytes) + " bytes");
+Result<DecodedJwt> DecodeJwt(std::string_view token, size_t max_bytes) {
+  if (token.size() > max_bytes) {
+    return Status::InvalidArgument("jwt: longer than " + std::to_string(max_bytes) + " bytes");
   }
   size_t first = token.find('.');
   size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);

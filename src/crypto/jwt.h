@@ -17,10 +17,19 @@ namespace taskcred::crypto {
 // Largest token DecodeJwt accepts and SignJwt produces.
 inline constexpr size_t kMaxJwtBytes = 16 * 1024;
 
+// What distinguishes one kind of JWT from another: the header "typ" (RFC
+// 8725 explicit typing, e.g. "statuslist+jwt") and the size bound.
+struct JwtType {
+  std::string_view typ = "JWT";
+  size_t max_bytes = kMaxJwtBytes;
+};
+
 // Compact JWS of `claims` (a JSON object) with header
-// {"alg":<key alg>,"kid":kid,"typ":"JWT"}. kInvalidArgument if claims is not
-// an object, holds invalid UTF-8, or the token would exceed kMaxJwtBytes.
-common::Result<std::string> SignJwt(const SigningKey& key, std::string_view kid, const nlohmann::json& claims);
+// {"alg":<key alg>,"typ":type.typ,"kid":kid}. kInvalidArgument if claims is
+// not an object, holds invalid UTF-8, or the token would exceed
+// type.max_bytes.
+common::Result<std::string> SignJwt(const SigningKey& key, std::string_view kid, const nlohmann::json& claims,
+                                    const JwtType& type = {});
 
 struct DecodedJwt {
   nlohmann::json header;      // JSON object, has a string "alg"
@@ -29,12 +38,12 @@ struct DecodedJwt {
   std::string signature;      // raw signature bytes, non-empty
 };
 
-// Structure only, no signature check. Strict: at most kMaxJwtBytes, exactly
+// Structure only, no signature check. Strict: at most max_bytes, exactly
 // three non-empty dot-separated parts, each canonical base64url without
 // padding, header and claims JSON objects without duplicate member names,
 // header "alg" a string, no "crit" header. kInvalidArgument naming the rule
 // otherwise; the token itself never appears in the message.
-common::Result<DecodedJwt> DecodeJwt(std::string_view token);
+common::Result<DecodedJwt> DecodeJwt(std::string_view token, size_t max_bytes = kMaxJwtBytes);
 
 // Verifies jwt's signature with the key of `jwks` ({"keys":[...]}) whose
 // "kid" equals header "kid". Requires header "alg" to be one of EdDSA, ES256,

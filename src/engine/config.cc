@@ -18,7 +18,9 @@ nlohmann::json ConfigEntry::ToJson() const {
           {kFieldRotationPeriod, rotation_period},
           {kFieldVerificationTtl, verification_ttl},
           {kFieldDefaultAudience, default_audience},
-          {kFieldMaxRequestBytes, max_request_bytes}};
+          {kFieldMaxRequestBytes, max_request_bytes},
+          {kFieldStatusList, status_list},
+          {kFieldStatusListTtl, status_list_ttl}};
 }
 
 Result<ConfigEntry> ConfigEntry::FromJson(const nlohmann::json& j) {
@@ -30,6 +32,8 @@ Result<ConfigEntry> ConfigEntry::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldVerificationTtl, c.verification_ttl));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldDefaultAudience, c.default_audience));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldMaxRequestBytes, c.max_request_bytes));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldStatusList, c.status_list));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldStatusListTtl, c.status_list_ttl));
   return c;
 }
 
@@ -60,6 +64,11 @@ Status ValidateConfig(const ConfigEntry& c) {
     return Status::InvalidArgument("max_request_bytes: must be between " + std::to_string(kMinMaxRequestBytes) +
                                    " (64 KiB) and " + std::to_string(kMaxMaxRequestBytes) + " (32 MiB), got " +
                                    std::to_string(c.max_request_bytes));
+  }
+  if (c.status_list_ttl < 1 || c.status_list_ttl > kMaxStatusListTtl) {
+    return Status::InvalidArgument("status_list_ttl: must be between 1 second and " +
+                                   std::to_string(kMaxStatusListTtl) + " seconds (24h), got " +
+                                   std::to_string(c.status_list_ttl));
   }
   return Status::Ok();
 }

@@ -32,6 +32,10 @@ inline constexpr int64_t kMinRotationPeriod = 60;
 // it again always fits), at most Vault's own 32 MiB body limit.
 inline constexpr int64_t kMinMaxRequestBytes = 64 * 1024;
 inline constexpr int64_t kMaxMaxRequestBytes = 32 * 1024 * 1024;
+// status_list_ttl: default, and the bounds (a day at most: a verifier may
+// keep a list that long before it sees a revocation).
+inline constexpr int64_t kDefaultStatusListTtl = 60;
+inline constexpr int64_t kMaxStatusListTtl = 24 * 3600;
 
 struct ConfigEntry {
   std::string issuer{kDefaultIssuer};
@@ -42,6 +46,11 @@ struct ConfigEntry {
   // Larger requests (serialized, as the plugin receives them) get a 413
   // before they are parsed (logical::Backend::MaxRequestBytes).
   int64_t max_request_bytes = static_cast<int64_t>(logical::kDefaultMaxRequestBytes);
+  // Token Status List (docs/status_list.md): every JWT credential issued
+  // while on gets a status entry; status_list_ttl is how long a verifier
+  // may cache a list (seconds).
+  bool status_list = true;
+  int64_t status_list_ttl = kDefaultStatusListTtl;
 
   // Storage form and response data (the same object).
   nlohmann::json ToJson() const;

@@ -36,6 +36,9 @@ common::Status Services::Periodic(logical::Storage& storage) {
 
 common::Result<TidyCounts> Services::TidyTasks(logical::Storage& storage, int64_t now) {
   TC_ASSIGN_OR_RETURN(TidyCounts counts, tasks.Tidy(storage, now));
+  // A list holds credentials of one horizon hour, as the records' hours do:
+  // it goes with them.
+  TC_ASSIGN_OR_RETURN(counts.status_lists_deleted, status.Tidy(storage, now, kTidySafetyMargin));
   // Bounded: a log line per task up to a limit, then one summary.
   constexpr size_t kMaxLines = 100;
   for (size_t i = 0; i < counts.unconfirmed.size() && i < kMaxLines; ++i) {
@@ -51,11 +54,21 @@ common::Result<TidyCounts> Services::TidyTasks(logical::Storage& storage, int64_
   return counts;
 }
 
+common::Status Services::StatusOnEnd(logical::Storage& storage, const TaskRecord& record) {
+  if (record.status_list.empty()) return common::Status::Ok();
+  if (record.status_idx < 0 || record.status_idx >= StatusStore::kListSlots) {
+    return common::Status::Internal("task record has an invalid status index");
+  }
+  return status.Invalidate(storage, {record.status_list, static_cast<uint32_t>(record.status_idx)});
+}
+
 void Services::Invalidate(std::string_view key) {
   if (key == kConfigKey) {
     config.Invalidate();
   } else if (key == kKeyRingKey) {
     keys.Invalidate();
+  } else if (key.starts_with(kStatusPrefix)) {
+    status.InvalidateKey(key);
   } else if (key.substr(0, kRolePrefix.size()) == kRolePrefix) {
     roles.Invalidate(key.substr(kRolePrefix.size()));
   } else if (key.substr(0, kTaskPrefix.size()) == kTaskPrefix) {
@@ -90,9 +103,12 @@ common::Result<std::unique_ptr<framework::Backend>> NewBackend(const logical::Ba
   framework::BackendSpec spec;
   spec.help = kBackendHelp;
   spec.paths = framework::PathAppend({ConfigPaths(s), KeyPaths(s), RolePaths(s), CredsPaths(s),
-                                      IntrospectPaths(s), TaskPaths(s), TidyPaths(s)});
+                                      IntrospectPaths(s), TaskPaths(s), TidyPaths(s), StatusPaths(s)});
   spec.secrets = {CredentialSecret(s)};
-  spec.special_paths.unauthenticated = {"jwks", ".well-known/jwks.json", ".well-known/openid-configuration"};
+  // status/* covers status/<list_id> and the status/ list (list ids are in
+  // every credential that names them).
+  spec.special_paths.unauthenticated = {"jwks", ".well-known/jwks.json", ".well-known/openid-configuration",
+                                        "status/*"};
   spec.special_paths.seal_wrap_storage = {std::string(kKeysPrefix)};
   spec.type = logical::BackendType::kLogical;
   spec.periodic = [s](logical::Request& req) { return s->Periodic(*req.storage); };
@@ -110,6 +126,7 @@ common::Result<std::unique_ptr<framework::Backend>> NewBackend(const logical::Ba
     s->keys.Invalidate();
     s->roles.Invalidate("");
     s->tasks.InvalidateAll();
+    s->status_lists.Clear();
   };
   spec.logger = config.logger;
   spec.clock = options.clock;

@@ -12,6 +12,8 @@ inline constexpr std::string_view kFieldRotationPeriod = "rotation_period";
 inline constexpr std::string_view kFieldVerificationTtl = "verification_ttl";
 inline constexpr std::string_view kFieldDefaultAudience = "default_audience";
 inline constexpr std::string_view kFieldMaxRequestBytes = "max_request_bytes";
+inline constexpr std::string_view kFieldStatusList = "status_list";
+inline constexpr std::string_view kFieldStatusListTtl = "status_list_ttl";
 
 // roles
 inline constexpr std::string_view kFieldName = "name";

@@ -9,6 +9,7 @@
 #include "crypto/random.h"
 #include "engine/field_names.h"
 #include "engine/json_util.h"
+#include "engine/status_publisher.h"
 #include "engine/template.h"
 #include "framework/lease.h"
 
@@ -165,6 +166,15 @@ Result<Issued> Issuer::Issue(logical::Storage& storage, logical::SystemView& sys
   if (r.credential_type == kCredentialTypeJwt) {
     TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
     TC_ASSIGN_OR_RETURN(ActiveKey key, keys_.ActiveSigningKey(storage, config));
+    if (config.status_list) {
+      // A slot whose credential is never issued (a later failure) stays
+      // taken and unused: never handed out twice.
+      TC_ASSIGN_OR_RETURN(StatusSlot slot, status_.Allocate(storage, r.Horizon()));
+      out.claims["status"] = {
+          {"status_list", {{"idx", slot.idx}, {"uri", StatusListUri(config.issuer, slot.list_id)}}}};
+      r.status_list = std::move(slot.list_id);
+      r.status_idx = slot.idx;
+    }
     TC_ASSIGN_OR_RETURN(out.credential, crypto::SignJwt(key.key, key.kid, out.claims));
     r.kid = key.kid;
   } else {

@@ -23,6 +23,7 @@
 #include "engine/config.h"
 #include "engine/key_ring.h"
 #include "engine/role.h"
+#include "engine/status_store.h"
 #include "engine/task_store.h"
 #include "logical/storage.h"
 #include "logical/system_view.h"
@@ -62,20 +63,24 @@ struct Issued {
 
 class Issuer {
  public:
-  Issuer(ConfigStore& config, RoleStore& roles, KeyRing& keys, TaskStore& tasks, Clock clock,
+  Issuer(ConfigStore& config, RoleStore& roles, KeyRing& keys, TaskStore& tasks, StatusStore& status, Clock clock,
          common::Logger logger)
       : config_(config),
         roles_(roles),
         keys_(keys),
         tasks_(tasks),
+        status_(status),
         clock_(std::move(clock)),
         logger_(std::move(logger)) {}
 
-  // Everything Issue would do except signing and writing. InvalidArgument
+  // Everything Issue would do except signing and writing (and drawing a
+  // status list slot: a preview's claims have no "status"). InvalidArgument
   // for an unknown role or bad parameters/placeholders (naming the field).
   common::Result<Issued> Prepare(logical::Storage& storage, logical::SystemView& system_view,
                                  const IssueInput& input);
-  // Prepare + mint + record + log.
+  // Prepare + mint + record + log. A JWT issued while config status_list is
+  // on gets a status list slot and the claim
+  // "status": {"status_list": {"idx": N, "uri": StatusListUri(...)}}.
   common::Result<Issued> Issue(logical::Storage& storage, logical::SystemView& system_view,
                                const IssueInput& input);
 
@@ -84,6 +89,7 @@ class Issuer {
   RoleStore& roles_;
   KeyRing& keys_;
   TaskStore& tasks_;
+  StatusStore& status_;
   Clock clock_;
   common::Logger logger_;
 };

@@ -14,7 +14,7 @@ constexpr std::string_view kConfigDescription = R"(
 Settings of this taskcred mount. A mount that never wrote config uses the
 defaults: issuer "vault-taskcred", signing_algorithm EdDSA, rotation_period
 30 days, verification_ttl 24 hours, no default_audience, max_request_bytes
-1 MiB. Reads return exactly
+1 MiB, status_list true, status_list_ttl 60 seconds. Reads return exactly
 what was written (durations as integer seconds); delete restores the defaults.
 
 verification_ttl is how long a retired signing key stays in the JWKS. It must
@@ -82,6 +82,8 @@ class ConfigHandlers {
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldVerificationTtl, config.verification_ttl));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldDefaultAudience, config.default_audience));
     TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldMaxRequestBytes, config.max_request_bytes));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldStatusList, config.status_list));
+    TC_RETURN_IF_ERROR(d.UpdateIfSet(kFieldStatusListTtl, config.status_list_ttl));
     TC_RETURN_IF_ERROR(ValidateConfig(config));
     TC_ASSIGN_OR_RETURN(auto warning, CheckRoleLifetimes(*s_, *req.storage, config.verification_ttl, current_ttl));
     TC_RETURN_IF_ERROR(s_->config.Put(*req.storage, config));
@@ -136,7 +138,15 @@ std::vector<framework::Path> ConfigPaths(std::shared_ptr<Services> s) {
                   .type = FieldType::kInt,
                   .description = "Requests to this mount larger than this many bytes (as the plugin receives "
                                  "them: body plus Vault's envelope) are refused with 413 before they are read. "
-                                 "64 KiB to 32 MiB; default 1 MiB."}},
+                                 "64 KiB to 32 MiB; default 1 MiB."},
+                 {.name = kFieldStatusList,
+                  .type = FieldType::kBool,
+                  .description = "Give every JWT credential a status entry (Token Status List) that "
+                                 "offline verifiers read at status/<list_id>. Default true."},
+                 {.name = kFieldStatusListTtl,
+                  .type = FieldType::kDurationSecond,
+                  .description = "How long a verifier may cache a status list (its ttl claim and "
+                                 "Cache-Control max-age). 1s to 24h; default 60s."}},
       .existence_check = BindExists(h, &ConfigHandlers::Exists),
       .operations = {{Operation::kRead, {Bind(h, &ConfigHandlers::Read), "Read the engine configuration."}},
                      {Operation::kCreate, {write, "Configure the engine."}},

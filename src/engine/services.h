@@ -16,6 +16,8 @@
 #include "engine/issuer.h"
 #include "engine/key_ring.h"
 #include "engine/role.h"
+#include "engine/status_publisher.h"
+#include "engine/status_store.h"
 #include "engine/task_store.h"
 #include "fiber/mutex.h"
 #include "framework/path.h"
@@ -29,18 +31,22 @@ struct Services {
       : clock(std::move(c)),
         logger(std::move(log)),
         keys(clock),
-        tasks(cache_size),
-        issuer(config, roles, keys, tasks, clock, logger),
-        introspector(config, keys, tasks, clock, cache_size) {}
+        tasks(cache_size,
+              [this](logical::Storage& storage, const TaskRecord& r) { return StatusOnEnd(storage, r); }),
+        issuer(config, roles, keys, tasks, status, clock, logger),
+        introspector(config, keys, tasks, clock, cache_size),
+        status_lists(status, keys, clock) {}
 
   Clock clock;
   common::Logger logger;
   ConfigStore config;
   RoleStore roles;
   KeyRing keys;
+  StatusStore status;
   TaskStore tasks;
   Issuer issuer;
   Introspector introspector;
+  StatusPublisher status_lists;
   // Held across the check and the write of every request that can change
   // either side of a rule spanning entities (verification_ttl >= every
   // role's ttl/max_ttl: config writes and deletes, role writes), so two such
@@ -55,6 +61,8 @@ struct Services {
   common::Result<TidyCounts> TidyTasks(logical::Storage& storage, int64_t now);
   // Drops the cache that holds `key`.
   void Invalidate(std::string_view key);
+  // TaskStore's EndHook: a task that ends sets its status list bit.
+  common::Status StatusOnEnd(logical::Storage& storage, const TaskRecord& record);
 };
 
 // Path and secret declarations, one function per path_*.cc / secret_*.cc.
@@ -65,6 +73,7 @@ std::vector<framework::Path> CredsPaths(std::shared_ptr<Services> s);
 std::vector<framework::Path> IntrospectPaths(std::shared_ptr<Services> s);
 std::vector<framework::Path> TaskPaths(std::shared_ptr<Services> s);
 std::vector<framework::Path> TidyPaths(std::shared_ptr<Services> s);
+std::vector<framework::Path> StatusPaths(std::shared_ptr<Services> s);
 framework::SecretType CredentialSecret(std::shared_ptr<Services> s);
 
 // Helpers shared by the path adapters.

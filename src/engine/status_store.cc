@@ -95,6 +95,10 @@ Status StatusStore::Refill(logical::Storage& storage, uint32_t hour, Reserve& re
     // Taken in storage first: a slot is never handed out twice, whatever
     // happens to this process after the write.
     TC_RETURN_IF_ERROR(storage.Put({key, alloc.bytes(), false}));
+    {
+      std::lock_guard<std::mutex> cache(cache_mu_);
+      known_.insert(ListId(hour, reserve.list));
+    }
     reserve.slots = std::move(taken);
     return Status::Ok();
   }
@@ -144,8 +148,17 @@ Status StatusStore::Invalidate(logical::Storage& storage, const StatusSlot& slot
 
 Result<std::optional<statuslist::BitList>> StatusStore::Bits(logical::Storage& storage, std::string_view list_id) {
   if (!IsValidListId(list_id)) return std::optional<statuslist::BitList>();
-  TC_ASSIGN_OR_RETURN(auto alloc, storage.Get(AllocKey(list_id)));
-  if (!alloc) return std::optional<statuslist::BitList>();
+  bool known = false;
+  {
+    std::lock_guard<std::mutex> cache(cache_mu_);
+    known = known_.contains(list_id);
+  }
+  if (!known) {
+    TC_ASSIGN_OR_RETURN(auto alloc, storage.Get(AllocKey(list_id)));
+    if (!alloc) return std::optional<statuslist::BitList>();
+    std::lock_guard<std::mutex> cache(cache_mu_);
+    known_.emplace(list_id);
+  }
   std::string bytes;
   bytes.reserve(kListSlots / 8);
   for (uint32_t page = 0; page < kListSlots / kPageSlots; ++page) {
@@ -190,6 +203,7 @@ Result<int64_t> StatusStore::Tidy(logical::Storage& storage, int64_t now, int64_
       InvalidateKey(bits_prefix + page);
     }
     TC_RETURN_IF_ERROR(storage.Delete(AllocKey(id)));
+    InvalidateKey(AllocKey(id));
     ++deleted;
   }
   return deleted;
@@ -199,6 +213,12 @@ void StatusStore::InvalidateKey(std::string_view key) {
   if (!key.starts_with(kStatusPrefix)) return;
   std::lock_guard<std::mutex> lock(cache_mu_);
   if (auto it = pages_.find(key); it != pages_.end()) pages_.erase(it);
+  // status/<list_id>/alloc: the list may be gone (tidied by the active node).
+  constexpr std::string_view kAllocSuffix = "/alloc";
+  if (key.ends_with(kAllocSuffix)) {
+    std::string_view id = key.substr(kStatusPrefix.size(), key.size() - kStatusPrefix.size() - kAllocSuffix.size());
+    if (auto it = known_.find(id); it != known_.end()) known_.erase(it);
+  }
 }
 
 }  // namespace taskcred::engine

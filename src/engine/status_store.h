@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,7 +56,9 @@ class StatusStore {
   common::Status Invalidate(logical::Storage& storage, const StatusSlot& slot);
 
   // The list's bits, kListSlots of them; std::nullopt for a list that does
-  // not exist (never allocated from, or tidied).
+  // not exist (never allocated from, or tidied). A list seen to exist and
+  // pages read once are remembered (dropped on InvalidateKey): a list read
+  // again costs no storage call.
   common::Result<std::optional<statuslist::BitList>> Bits(logical::Storage& storage, std::string_view list_id);
 
   // The lists stored, sorted.
@@ -83,6 +86,7 @@ class StatusStore {
   fiber::Mutex page_mu_;   // the pages' read-modify-write
   std::mutex cache_mu_;
   std::map<std::string, std::string, std::less<>> pages_;  // page key -> bitmap
+  std::set<std::string, std::less<>> known_;               // lists whose alloc entry exists
 };
 
 }  // namespace taskcred::engine

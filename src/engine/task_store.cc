@@ -17,7 +17,7 @@ using common::Result;
 using common::Status;
 
 nlohmann::json TaskRecord::ToJson() const {
-  return {{"task_id", task_id},
+  nlohmann::json j = {{"task_id", task_id},
           {"role", role},
           {"task", task},
           {"instance", instance},
@@ -38,6 +38,11 @@ nlohmann::json TaskRecord::ToJson() const {
           {"renewals", renewals},
           {"revoked", revoked},
           {"released", released}};
+  if (!status_list.empty()) {
+    j["status_list"] = status_list;
+    j["status_idx"] = status_idx;
+  }
+  return j;
 }
 
 Result<TaskRecord> TaskRecord::FromJson(const nlohmann::json& j) {
@@ -68,6 +73,8 @@ Result<TaskRecord> TaskRecord::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, "renewals", r.renewals));
   TC_RETURN_IF_ERROR(ReadMember(j, "revoked", r.revoked));
   TC_RETURN_IF_ERROR(ReadMember(j, "released", r.released));
+  TC_RETURN_IF_ERROR(ReadMember(j, "status_list", r.status_list));
+  TC_RETURN_IF_ERROR(ReadMember(j, "status_idx", r.status_idx));
   return r;
 }
 
@@ -89,6 +96,7 @@ nlohmann::json TaskRecord::ToOperatorJson(int64_t now) const {
                       {"confirmed", Confirmed()},
                       {"active", IsActive(now)}};
   if (!instance.empty()) j["instance"] = instance;
+  if (!status_list.empty()) j["status"] = {{"status_list", status_list}, {"idx", status_idx}};
   j["uses_remaining"] =
       max_uses > 0 ? nlohmann::json(std::max<int64_t>(0, max_uses - uses)) : nlohmann::json();
   return j;
@@ -228,9 +236,13 @@ Status TaskStore::Mutate(logical::Storage& storage, std::string_view task_id, co
   std::optional<TaskRecord> record;
   if (current) record = *current;
   int64_t old_expiry = record ? record->expires_at : 0;
+  bool ended = record && record->Ended();
   TC_ASSIGN_OR_RETURN(bool write, fn(record));
   if (!write || !record) return Status::Ok();
   if (record->task_id != task_id) return Status::Internal("a task record's id cannot change");
+  if (!ended && record->Ended() && on_end_) {
+    TC_RETURN_IF_ERROR(on_end_(storage, *record));
+  }
   Status written = Status::Ok();
   if (IsHourKeyed(task_id)) {
     if (!FitsItsHour(*record)) return Status::Internal("task record would outlive its storage hour");

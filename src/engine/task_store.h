@@ -56,6 +56,10 @@ struct TaskRecord {
   std::string credential_type;
   std::string token_hash;  // opaque: hex SHA-256 of the token; never the token
   std::string kid;         // jwt: the signing key
+  // jwt with a status entry: its Token Status List and index in it
+  // (StatusStore); empty / -1 without.
+  std::string status_list;
+  int64_t status_idx = -1;
   int64_t issued_at = 0;
   int64_t expires_at = 0;
   int64_t max_ttl_at = 0;  // renewals never go past this
@@ -83,6 +87,8 @@ struct TaskRecord {
   int64_t Horizon() const { return renewable ? std::max(expires_at, max_ttl_at) : expires_at; }
   // Not revoked, released, spent or expired at `now`.
   bool IsActive(int64_t now) const { return !revoked && !released && !Spent() && now < expires_at; }
+  // Revoked, released or used up: ended before its expiry ran out, for good.
+  bool Ended() const { return revoked || released || Spent(); }
   // Operator view (tasks/<id>): no token hash.
   nlohmann::json ToOperatorJson(int64_t now) const;
 };
@@ -100,6 +106,8 @@ struct TidyCounts {
   int64_t index_entries_deleted = 0;
   // Deleted records that were never Confirmed(): issuances whose answer was lost.
   std::vector<TaskRecord> unconfirmed;
+  // Status lists deleted with their hour (Services::TidyTasks; not TaskStore's).
+  int64_t status_lists_deleted = 0;
 };
 
 // Records a mount keeps in memory unless its `task_cache_size` option says otherwise.
@@ -107,7 +115,14 @@ inline constexpr size_t kDefaultTaskCacheSize = 4096;
 
 class TaskStore {
  public:
-  explicit TaskStore(size_t cache_size = kDefaultTaskCacheSize) : cache_(cache_size) {}
+  // Called by Mutate, under the task's lock and before the record is
+  // written, when a mutation ends a task (Ended() turns true); its failure
+  // fails the mutation, which then writes nothing. The status list's bit is
+  // set this way (services.h), so no path that ends a task can forget it.
+  using EndHook = std::function<common::Status(logical::Storage&, const TaskRecord&)>;
+
+  explicit TaskStore(size_t cache_size = kDefaultTaskCacheSize, EndHook on_end = nullptr)
+      : cache_(cache_size), on_end_(std::move(on_end)) {}
 
   using RecordPtr = std::shared_ptr<const TaskRecord>;
   // nullptr if absent (or `task_id` is not a task id); non-OK on storage failure.
@@ -120,7 +135,8 @@ class TaskStore {
   common::Status Create(logical::Storage& storage, const TaskRecord& record);
 
   // Runs `fn` on the current record (std::nullopt if absent) under the
-  // task's stripe lock. If `fn` returns true the record is written back (a
+  // task's stripe lock. If `fn` returns true the record is written back,
+  // after the EndHook when `fn` ended the task (a
   // version-4 record is also indexed under its new expiry if that changed;
   // a record that would outlive its storage hour is refused). Returns fn's
   // status.
@@ -158,6 +174,7 @@ class TaskStore {
                            int64_t margin, TidyCounts& counts);
   common::Status TidyLegacy(logical::Storage& storage, int64_t now, int64_t margin, TidyCounts& counts);
   LruCache<RecordPtr> cache_;
+  EndHook on_end_;
 };
 
 }  // namespace taskcred::engine

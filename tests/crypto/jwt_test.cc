@@ -64,6 +64,22 @@ TEST_P(CryptoJwtPerAlg, SignDecodeVerifyRoundTrip) {
   EXPECT_EQ(jwt->signing_input, token_.substr(0, token_.rfind('.')));
 }
 
+TEST_P(CryptoJwtPerAlg, ExplicitTypeAndSizeBound) {
+  // A status list token: its own typ, and a bound above kMaxJwtBytes.
+  json big = Claims();
+  big["lst"] = std::string(20000, 'A');
+  EXPECT_FALSE(SignJwt(*key_, "kid-a", big).ok());
+  JwtType type{.typ = "statuslist+jwt", .max_bytes = 64 * 1024};
+  auto t = SignJwt(*key_, "kid-a", big, type);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_FALSE(DecodeJwt(*t).ok());
+  auto jwt = DecodeJwt(*t, type.max_bytes);
+  ASSERT_TRUE(jwt.ok()) << jwt.status().ToString();
+  EXPECT_EQ(jwt->header["typ"], "statuslist+jwt");
+  EXPECT_TRUE(VerifyJwtSignature(*jwt, jwks_).ok());
+  EXPECT_FALSE(SignJwt(*key_, "kid-a", big, {.typ = "statuslist+jwt", .max_bytes = 16 * 1024}).ok());
+}
+
 TEST_P(CryptoJwtPerAlg, TamperedPartsAreRefused) {
   auto p = Parts(token_);
   ASSERT_EQ(p.size(), 3u);

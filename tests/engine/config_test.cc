@@ -13,7 +13,9 @@ const json kDefaults = {{"issuer", "vault-taskcred"},
                         {"rotation_period", 30 * 24 * 3600},
                         {"verification_ttl", 24 * 3600},
                         {"default_audience", json::array()},
-                        {"max_request_bytes", 1048576}};
+                        {"max_request_bytes", 1048576},
+                        {"status_list", true},
+                        {"status_list_ttl", 60}};
 
 TEST(ConfigTest, DefaultsWhenNeverWritten) {
   EngineHarness h;
@@ -27,14 +29,18 @@ TEST(ConfigTest, WriteRoundTripsExactlyWithDurationsAsSeconds) {
                                  {"rotation_period", "1h30m"},
                                  {"verification_ttl", "48h"},
                                  {"default_audience", "svc-a,svc-b"},
-                                 {"max_request_bytes", 65536}})
+                                 {"max_request_bytes", 65536},
+                                 {"status_list", "false"},
+                                 {"status_list_ttl", "2m"}})
                   .ok());
   EXPECT_EQ(DataOf(h.Read("config")), (json{{"issuer", "https://vault.example.com/v1/taskcred"},
                                             {"signing_algorithm", "ES256"},
                                             {"rotation_period", 5400},
                                             {"verification_ttl", 172800},
                                             {"default_audience", {"svc-a", "svc-b"}},
-                                            {"max_request_bytes", 65536}}));
+                                            {"max_request_bytes", 65536},
+                                            {"status_list", false},
+                                            {"status_list_ttl", 120}}));
   EXPECT_EQ(h.backend().MaxRequestBytes(), 65536u) << "a write sets the mount's request limit";
 }
 

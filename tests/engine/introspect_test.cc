@@ -77,8 +77,11 @@ void ExpectRoundTrips(CountingStorage& storage, EngineHarness& h, const std::vec
     storage.puts = 0;
     auto r = h.Write("release", {{"token", token}});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_EQ(storage.gets.load(), release_gets);
-    EXPECT_EQ(storage.puts.load(), 1);
+    // A JWT's release also sets its status list bit: one more write, and the
+    // read of its page (not cached yet).
+    const bool jwt = std::string_view(role) == "creds/jwt";
+    EXPECT_EQ(storage.gets.load(), release_gets + (jwt ? 1 : 0));
+    EXPECT_EQ(storage.puts.load(), jwt ? 2 : 1);
     EXPECT_EQ(h.Introspect(token), kInactive);
   }
 }

@@ -49,12 +49,13 @@ class StorageFaultTest : public FaultTest {
 };
 
 // The n-th Put of a JWT issuance on a mount whose key ring does not exist
-// yet: 1 = keys/ring, 2 = the task record (its only write).
+// yet: 1 = keys/ring, 2 = the status list's slot reserve (one write per 64
+// issuances), 3 = the task record (its only write of its own).
 TEST_F(StorageFaultTest, JwtIssuanceNthPutFails) {
   PluginHost* host = StartHost();
   ASSERT_NE(host, nullptr);
   const json params = {{"snapshot_id", "4711"}};
-  for (int n = 1; n <= 2; ++n) {
+  for (int n = 1; n <= 3; ++n) {
     SCOPED_TRACE("failing put #" + std::to_string(n));
     WipeStorage();
     Mount* m = SetupMount(host, /*initialize=*/false);

@@ -174,15 +174,10 @@ class PluginCacheTest : public PluginSuite {};
 TEST_F(PluginCacheTest, InvalidateKeyDropsCachedRoleConfigAndKeysOfASecondMount) {
   // Two mounts of the one plugin process over one storage: an active node and
   // a standby (or a second mount) that must not serve stale cached data.
-  auto shared = std::make_shared<FakeStorage>();
-  SetupOptions options;
-  options.storage = shared;
-  auto first = host().Setup(options);
-  auto second = host().Setup(options);
-  ASSERT_TRUE(first.ok() && second.ok());
-  Mount& a = **first;
-  Mount& b = **second;
-  ASSERT_TRUE(a.Initialize().ok());
+  SharedMounts mounts = MountsOnOneStorage();
+  ASSERT_NE(mounts.standby, nullptr);
+  Mount& a = *mounts.active;
+  Mount& b = *mounts.standby;
   auto call = [](Mount& m, const std::string& op, const std::string& path, json data = nullptr) {
     RequestSpec spec;
     spec.operation = op;

@@ -23,13 +23,17 @@ TEST_F(PluginConfigTest, DefaultsWriteReadBackExactDelete) {
                             {"rotation_period", 2592000},
                             {"verification_ttl", 86400},
                             {"default_audience", json::array()},
-                            {"max_request_bytes", 1048576}}));
+                            {"max_request_bytes", 1048576},
+                            {"status_list", true},
+                            {"status_list_ttl", 60}}));
   json written = {{"issuer", "https://vault.example.com/v1/taskcred"},
                   {"signing_algorithm", "ES256"},
                   {"rotation_period", "48h"},
                   {"verification_ttl", "36h"},
                   {"default_audience", "svc-a,svc-b"},
-                  {"max_request_bytes", "2097152"}};
+                  {"max_request_bytes", "2097152"},
+                  {"status_list", false},
+                  {"status_list_ttl", "90s"}};
   RequestResult w = Call("update", "config", written);
   EXPECT_EQ(w.http_status, 204) << w.error;
   EXPECT_EQ(Ok("read", "config"), (json{{"issuer", "https://vault.example.com/v1/taskcred"},
@@ -37,7 +41,9 @@ TEST_F(PluginConfigTest, DefaultsWriteReadBackExactDelete) {
                                         {"rotation_period", 172800},
                                         {"verification_ttl", 129600},
                                         {"default_audience", {"svc-a", "svc-b"}},
-                                        {"max_request_bytes", 2097152}}));
+                                        {"max_request_bytes", 2097152},
+                                        {"status_list", false},
+                                        {"status_list_ttl", 90}}));
   // Merge: a partial write keeps the other fields.
   Ok("update", "config", {{"issuer", "iss-2"}});
   json merged = Ok("read", "config");
@@ -101,7 +107,7 @@ TEST_F(PluginKeysTest, SpecialPathsDeclareUnauthenticatedAndSealWrap) {
   std::vector<std::string> unauth(sp.reply.paths().unauthenticated().begin(),
                                   sp.reply.paths().unauthenticated().end());
   EXPECT_THAT(unauth, ::testing::UnorderedElementsAre("jwks", ".well-known/jwks.json",
-                                                      ".well-known/openid-configuration"));
+                                                      ".well-known/openid-configuration", "status/*"));
   std::vector<std::string> wrap(sp.reply.paths().seal_wrap_storage().begin(),
                                 sp.reply.paths().seal_wrap_storage().end());
   EXPECT_THAT(wrap, ::testing::Contains("keys/"));

@@ -106,6 +106,22 @@ RequestResult PluginSuite::Issue(const std::string& path, json params, const std
   return r;
 }
 
+PluginSuite::SharedMounts PluginSuite::MountsOnOneStorage() {
+  SharedMounts out;
+  out.storage = std::make_shared<FakeStorage>();
+  SetupOptions options;
+  options.storage = out.storage;
+  auto first = host().Setup(options);
+  auto second = host().Setup(options);
+  if (!first.ok() || !second.ok() || !(*first)->Initialize().ok()) {
+    ADD_FAILURE() << "setting up two mounts over one storage failed";
+    return out;
+  }
+  out.active = *first;
+  out.standby = *second;
+  return out;
+}
+
 RequestResult PluginSuite::SecretOp(const std::string& op, const RequestResult& issued) {
   RequestResult r = mount().HandleRequest(LeaseRequest(op, issued));
   EXPECT_TRUE(r.status.ok()) << op << ": " << r.status.error_message();

@@ -63,6 +63,16 @@ class PluginSuite : public ::testing::Test {
   // Storage as key -> value.
   static StorageImage Image();
 
+  // Two more mounts of the suite's plugin over one new storage, the first
+  // initialized: an active node and a performance standby (or a second
+  // mount). Null mounts (and a test failure) if setting up fails.
+  struct SharedMounts {
+    std::shared_ptr<FakeStorage> storage;
+    Mount* active = nullptr;
+    Mount* standby = nullptr;
+  };
+  static SharedMounts MountsOnOneStorage();
+
   // Remembers a string that must never appear in the plugin's stderr.
   static void RecordSecret(const std::string& secret);
   // Waits (bounded) for a log line whose @message is `message` and for which
