@@ -27,7 +27,7 @@ std::string Deflate(const std::string& in) {
   std::string out(size, '\0');
   // Z_OK is the only outcome for a buffer of compressBound's size.
   compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(in.data()),
-            static_cast<uLong>(in.size()), Z_BEST_COMPRESSION);
+            static_cast<uLong>(in.size()), Z_DEFAULT_COMPRESSION);
   out.resize(size);
   return out;
 }

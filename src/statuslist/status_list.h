@@ -3,7 +3,8 @@
 // early, 0 (VALID) otherwise. The bits are packed least significant first
 // within a byte (index 0 is bit 0 of byte 0), and a list travels as the
 // claim {"bits": 1, "lst": base64url(zlib(bytes))} (ZLIB format, RFC 1950,
-// maximum compression, as the draft's examples).
+// zlib's default level 6: level 9, which the draft's examples use, takes
+// 3.5 ms for a sparse 8 KiB list against 0.26 ms, for 13 % fewer bytes).
 //
 // Used by the engine (encoding the lists it serves) and by the verification
 // kit (decoding lists it fetched: hostile input, bounded here).
