@@ -11,6 +11,7 @@
 
 #include "crypto/jwt.h"
 #include "kit/http_client.h"
+#include "kit/status_lists.h"
 
 namespace taskcred::kit {
 
@@ -146,7 +147,8 @@ std::string Trim(std::string s, char c) {
 }  // namespace
 
 bool IsOperationalReason(std::string_view reason) {
-  return reason == kReasonJwksUnavailable || reason == kReasonIntrospectFailed;
+  return reason == kReasonJwksUnavailable || reason == kReasonIntrospectFailed ||
+         reason == kReasonStatusUnavailable;
 }
 
 bool Verdict::Allows(std::string_view resource, std::string_view action) const {
@@ -167,6 +169,7 @@ struct Verifier::State {
 
   std::mutex fetch_mu;  // one fetch at a time
   std::atomic<int> fetches{0};
+  std::unique_ptr<StatusLists> status;  // offline mode with check_status
 
   TimePoint Now() const { return opt.clock ? opt.clock() : std::chrono::system_clock::now(); }
 
@@ -299,6 +302,17 @@ Result<std::unique_ptr<Verifier>> Verifier::Create(VerifierOptions options) {
     }
     options.vault_addr = Trim(options.vault_addr, '/');
   }
+  if (offline && options.check_status) {
+    if (options.status_max_stale.count() < 0) return Status::InvalidArgument("status_max_stale must not be negative");
+    auto lists = StatusLists::Create({.issuer = options.issuer,
+                                      .leeway = options.leeway,
+                                      .max_stale = options.status_max_stale,
+                                      .file = options.status_list_file,
+                                      .fetcher = options.status_fetcher,
+                                      .http = st->http});
+    if (!lists.ok()) return lists.status();
+    st->status = std::move(lists).value();
+  }
   st->opt = std::move(options);
   if (st->jwks) st->fetched_at = st->Now();
   return std::unique_ptr<Verifier>(new Verifier(std::move(st)));
@@ -307,6 +321,7 @@ Result<std::unique_ptr<Verifier>> Verifier::Create(VerifierOptions options) {
 bool Verifier::online() const { return !state_->opt.vault_addr.empty(); }
 const VerifierOptions& Verifier::options() const { return state_->opt; }
 int Verifier::jwks_fetch_count() const { return state_->fetches.load(); }
+int Verifier::status_fetch_count() const { return state_->status ? state_->status->fetch_count() : 0; }
 
 Status Verifier::RefreshJwks() {
   if (!state_->fetch) {
@@ -380,6 +395,21 @@ Verdict Verifier::VerifyOffline(std::string_view token) {
   if (!c.contains("grants")) return Refuse(kReasonMalformed, "grants claim is required");
   auto grants = grants::ParseRenderedGrants(c["grants"]);
   if (!grants.ok()) return Refuse(kReasonMalformed, "grants claim: " + grants.status().message());
+  if (st.status) {
+    // The list is signed by the same mount: checked with the same keys.
+    auto verify_list = [&st, now_tp](const crypto::DecodedJwt& list) -> Status {
+      auto id = crypto::JwtKeyIdOf(list);
+      if (!id.ok()) return id.status();
+      auto keys = st.Current(now_tp);
+      if (!keys.ok()) return keys.status();
+      std::shared_ptr<const json> with_kid = *keys;
+      if (!JwksHasKid(*with_kid, id->kid)) with_kid = st.RefetchForKid(now_tp, id->kid);
+      if (!with_kid) return Status::PermissionDenied("no JWKS");
+      return crypto::VerifyJwtSignature(list, *with_kid);
+    };
+    StatusLists::Finding f = st.status->Check(c, now_tp, verify_list);
+    if (!f.reason.empty()) return Refuse(f.reason, std::move(f.detail));
+  }
 
   Verdict v;
   v.ok = true;

@@ -11,8 +11,9 @@
 // Two modes:
 //   offline  VerifyOffline: signature against the mount's JWKS (fetched from a
 //            URL, read from a file, or given as JSON), then iss, aud, exp,
-//            nbf, iat. Fast, no Vault round trip; cannot see revocation or
-//            use counts.
+//            nbf, iat, then the credential's Token Status List (fetched
+//            and cached): sees revocation, release and a spent last use
+//            within the list's ttl; does not count uses.
 //   online   VerifyOnline: Vault's `introspect` (PUT /v1/<mount>/introspect
 //            with X-Vault-Token), optionally spending one use (`consume`).
 //            Sees revocation, release and max_uses.
@@ -53,12 +54,16 @@ inline constexpr std::string_view kReasonWrongAudience = "wrong_audience";
 inline constexpr std::string_view kReasonExpired = "expired";
 inline constexpr std::string_view kReasonNotYetValid = "not_yet_valid";    // nbf or iat in the future
 inline constexpr std::string_view kReasonInactive = "inactive";            // introspect: revoked, released, spent, unknown...
+inline constexpr std::string_view kReasonRevoked = "revoked";              // offline: its status list bit is set
 inline constexpr std::string_view kReasonNotAllowed = "not_allowed";        // valid, but no grant covers resource+action
 // Operational failures (not a judgement on the credential; answer 5xx):
 inline constexpr std::string_view kReasonJwksUnavailable = "jwks_unavailable";
 inline constexpr std::string_view kReasonIntrospectFailed = "introspect_failed";
+// The status list a credential names could not be had (or checked) for
+// longer than status_max_stale: the check fails closed.
+inline constexpr std::string_view kReasonStatusUnavailable = "status_unavailable";
 
-// True for the two operational reasons above.
+// True for the three operational reasons above.
 bool IsOperationalReason(std::string_view reason);
 
 // The verified claims of a credential.
@@ -93,6 +98,8 @@ struct Verdict {
 using Clock = std::function<std::chrono::system_clock::time_point()>;
 // Returns the current JWKS document ({"keys":[...]}) or an error.
 using JwksFetcher = std::function<common::Result<nlohmann::json>()>;
+// Returns the status list token at `uri` (the raw body of status/<list_id>).
+using StatusListFetcher = std::function<common::Result<std::string>(const std::string& uri)>;
 
 inline constexpr std::chrono::seconds kDefaultLeeway{30};
 inline constexpr std::chrono::seconds kMaxLeeway{300};
@@ -112,6 +119,15 @@ struct VerifierOptions {
   std::chrono::seconds min_refetch_interval{60};
   // A cached JWKS older than this is refreshed before use (failures keep it).
   std::chrono::seconds jwks_max_age{600};
+  // Token Status List of credentials with a "status" claim: the list is
+  // fetched from the claim's uri (only under `issuer`, http(s)), verified
+  // against the JWKS and cached for its ttl; a set bit is kReasonRevoked.
+  // A list that cannot be refreshed is used until ttl + status_max_stale
+  // after its fetch, then kReasonStatusUnavailable (fails closed).
+  bool check_status = true;
+  std::chrono::seconds status_max_stale{300};
+  std::string status_list_file;      // one list token on disk, instead of fetching
+  StatusListFetcher status_fetcher;  // custom source (tests, other transports)
 
   // ---- online (introspect) ----
   std::string vault_addr;  // e.g. https://vault.example.com:8200; enables online mode in Check()
@@ -160,6 +176,8 @@ class Verifier {
   common::Status RefreshJwks();
   // Number of JWKS fetches so far (tests, metrics).
   int jwks_fetch_count() const;
+  // Number of status list fetches so far (tests, metrics).
+  int status_fetch_count() const;
 
  private:
   struct State;

@@ -115,6 +115,11 @@ TEST_F(ToolsTest, VerifyUsageErrorsExitTwo) {
       {"consume_offline", Offline({"--consume", token_}), "--consume needs --introspect"},
       {"introspect_without_addr", {"--introspect", "--vault-token", "t", token_}, "--vault-addr"},
       {"jwks_and_introspect", Offline({"--introspect", token_}), "exclude"},
+      {"status_list_online", {"--introspect", "--vault-addr", "http://127.0.0.1:1", "--vault-token", "t",
+                              "--status-list", "/tmp/x", token_}, "--status-list is for --jwks"},
+      {"status_list_and_off", Offline({"--status-list", jwks_file_, "--no-status-list", token_}), "exclude"},
+      {"status_list_not_a_list", Offline({"--status-list", jwks_file_, token_}), "not a status list token"},
+      {"status_max_stale_negative", Offline({"--status-max-stale", "-1", token_}), "--status-max-stale"},
   };
   for (const auto& tc : cases) {
     SCOPED_TRACE(tc.name);

@@ -22,7 +22,9 @@ TestResponse Errors(int status, const std::string& message) {
 }
 
 bool IsUnauthenticated(const std::string& path) {
-  return path == "jwks" || path == ".well-known/jwks.json" || path == ".well-known/openid-configuration";
+  // The engine's SpecialPaths.unauthenticated: "status/*" is a prefix, as in Vault.
+  return path == "jwks" || path == ".well-known/jwks.json" || path == ".well-known/openid-configuration" ||
+         path.rfind("status/", 0) == 0;
 }
 
 }  // namespace

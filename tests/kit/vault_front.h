@@ -4,7 +4,7 @@
 // the Verifier talk to the plugin exactly as they would talk to Vault:
 //
 //   GET  /v1/<mount>/jwks, /v1/<mount>/.well-known/jwks.json,
-//        /v1/<mount>/.well-known/openid-configuration
+//        /v1/<mount>/.well-known/openid-configuration, /v1/<mount>/status/...
 //        unauthenticated; the plugin's raw response (http_raw_body, status,
 //        content type) is passed through, as Vault does.
 //   PUT|POST /v1/<mount>/<path>  -> HandleRequest(update, <path>, body JSON)

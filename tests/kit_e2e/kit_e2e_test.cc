@@ -102,7 +102,9 @@ class KitE2eTest : public PluginSuite {
     World& w = world();
     ASSERT_FALSE(w.dir.path().empty()) << "mkdtemp failed";
 
-    Ok("update", "config", {{"issuer", kIssuer}});
+    // kIssuer is not fetchable here: no status list entries (the kit's
+    // status checks are covered by kit.integration.KitStatusListIntegrationTest).
+    Ok("update", "config", {{"issuer", kIssuer}, {"status_list", false}});
     json role = {{"task", "e2e-read"},
                  {"grants", json::array({"read file://data/ok.txt", "read file://data/pub/*"})},
                  {"audience", kAudience},

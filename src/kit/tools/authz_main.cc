@@ -85,7 +85,8 @@ taskcred credential may do X-Action on X-Resource.
                 403  valid, but no grant allows X-Action on X-Resource (also
                      when X-Resource or X-Action is missing: fail closed)
                 400  Authorization, X-Resource or X-Action given more than once
-                503  the JWKS or Vault could not be reached
+                503  the JWKS, the credential's status list or Vault could not
+                     be had (status lists fail closed past --status-max-stale)
   Any method is accepted on /check (nginx auth_request keeps the client's).
   GET /healthz  200 {"status":"ok"}
 
@@ -97,6 +98,12 @@ options:
   --audience AUDIENCE       expected audience (required offline; checked online when given)
   --leeway SECONDS          clock skew for exp/nbf/iat, 0..300 (default 30)
   --min-refetch-interval S  unknown kid refetches the JWKS at most every S seconds (default 60)
+  --no-status-list          offline: do not check the Token Status List a credential names
+                            (by default it is fetched from under ISSUER, verified against the
+                            JWKS and cached for its ttl; a set bit answers 401 "revoked")
+  --status-max-stale S      a status list that cannot be refreshed is used at most S seconds
+                            past its ttl, then checks fail closed with 503 (default 300)
+  --status-list FILE        offline: a fixed status list on disk instead of fetching
   --introspect              online mode: Vault's introspect (sees revocation and use counts)
   --vault-addr ADDR         default $VAULT_ADDR
   --vault-token T           default $VAULT_TOKEN (needs update on <mount>/introspect)

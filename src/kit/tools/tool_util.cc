@@ -67,10 +67,13 @@ Result<ParsedFlags> ParseFlags(int argc, char** argv, const std::set<std::string
 
 std::set<std::string> VerifierValueFlags() {
   return {"--jwks",      "--issuer", "--audience", "--leeway",  "--vault-addr", "--vault-token",
-          "--namespace", "--mount",  "--ca-file",  "--timeout-ms", "--min-refetch-interval"};
+          "--namespace", "--mount",  "--ca-file",  "--timeout-ms", "--min-refetch-interval",
+          "--status-list", "--status-max-stale"};
 }
 
-std::set<std::string> VerifierSwitches() { return {"--introspect", "--consume", "--insecure-skip-verify"}; }
+std::set<std::string> VerifierSwitches() {
+  return {"--introspect", "--consume", "--insecure-skip-verify", "--no-status-list"};
+}
 
 Result<VerifierOptions> OptionsFromFlags(const ParsedFlags& flags) {
   auto get = [&](const std::string& name, const char* env = nullptr) -> std::string {
@@ -99,6 +102,11 @@ Result<VerifierOptions> OptionsFromFlags(const ParsedFlags& flags) {
   const std::string jwks = get("--jwks");
   if (introspect) {
     if (!jwks.empty()) return Status::InvalidArgument("--jwks and --introspect exclude each other");
+    for (const char* f : {"--status-list", "--status-max-stale"}) {
+      if (flags.values.count(f) != 0) {
+        return Status::InvalidArgument(std::string(f) + " is for --jwks (introspection sees revocation itself)");
+      }
+    }
     o.vault_addr = get("--vault-addr", "VAULT_ADDR");
     o.vault_token = get("--vault-token", "VAULT_TOKEN");
     o.vault_namespace = get("--namespace", "VAULT_NAMESPACE");
@@ -111,6 +119,16 @@ Result<VerifierOptions> OptionsFromFlags(const ParsedFlags& flags) {
       if (flags.values.count(f) != 0) return Status::InvalidArgument(std::string(f) + " needs --introspect");
     }
     if (flags.switches.count("--consume") != 0) return Status::InvalidArgument("--consume needs --introspect");
+    // Token Status List: fetched from under the issuer unless a file is given.
+    o.check_status = flags.switches.count("--no-status-list") == 0;
+    o.status_list_file = get("--status-list");
+    if (!o.check_status && !o.status_list_file.empty()) {
+      return Status::InvalidArgument("--status-list and --no-status-list exclude each other");
+    }
+    if (flags.values.count("--status-max-stale") != 0) {
+      TC_ASSIGN_OR_RETURN(long s, ParseInt("--status-max-stale", get("--status-max-stale"), 0, 86400));
+      o.status_max_stale = std::chrono::seconds(s);
+    }
     if (jwks.empty()) return Status::InvalidArgument("give --jwks URL|FILE (offline) or --introspect (online)");
     if (o.issuer.empty()) return Status::InvalidArgument("--issuer is required with --jwks");
     if (o.audience.empty()) return Status::InvalidArgument("--audience is required with --jwks");

@@ -13,7 +13,8 @@ namespace {
 
 constexpr char kUsage[] = R"(usage:
   taskcred-verify --jwks URL|FILE --issuer ISSUER --audience AUDIENCE
-                  [--resource R --action A] [--leeway SECONDS] [--json] TOKEN|-
+                  [--status-list FILE | --no-status-list] [--resource R --action A]
+                  [--leeway SECONDS] [--json] TOKEN|-
   taskcred-verify --introspect [--vault-addr ADDR] [--vault-token T] [--namespace NS]
                   [--mount taskcred] [--consume] [--issuer I] [--audience A]
                   [--resource R --action A] [--json] TOKEN|-
@@ -23,7 +24,11 @@ grants allow that action on that resource (docs/grants.md).
 
 Offline (--jwks): checks the signature against the mount's JWKS, fetched from
 an http(s) URL (e.g. $VAULT_ADDR/v1/taskcred/jwks) or read from a file, then
-iss (exact), aud (must contain AUDIENCE), exp/nbf/iat with a leeway.
+iss (exact), aud (must contain AUDIENCE), exp/nbf/iat with a leeway, then
+the Token Status List the credential names (its "status" claim): fetched
+from its uri, which must be under ISSUER (set the mount's issuer to its URL,
+e.g. $VAULT_ADDR/v1/taskcred), or read from --status-list FILE; a set bit
+(revoked, released, used up) is "revoked".
 Online (--introspect): asks Vault (PUT <addr>/v1/<mount>/introspect), which
 also sees revocation, release and use counts; --consume spends one use.
 
@@ -37,6 +42,11 @@ options:
   --resource R             resource to authorize, e.g. s3://backups/db1/4711
   --action A               action to authorize, e.g. write (with --resource)
   --leeway SECONDS         clock skew allowed for exp/nbf/iat, 0..300 (default 30)
+  --status-list FILE       check against this status list (the raw body of
+                           status/<list_id>) instead of fetching it
+  --no-status-list         do not check status lists (revocation goes unseen)
+  --status-max-stale S     use a list that cannot be refreshed at most S seconds
+                           past its ttl, then fail closed (default 300)
   --introspect             online mode
   --vault-addr ADDR        Vault address (default $VAULT_ADDR)
   --vault-token T          Vault token allowed to update <mount>/introspect (default $VAULT_TOKEN)
@@ -52,9 +62,10 @@ options:
 exit status:
   0  valid (and allowed, when --resource/--action are given)
   1  refused; the reason is printed: malformed, bad_signature, unknown_kid,
-     wrong_issuer, wrong_audience, expired, not_yet_valid, inactive, not_allowed
-  2  usage error, or the JWKS / Vault could not be reached (jwks_unavailable,
-     introspect_failed)
+     wrong_issuer, wrong_audience, expired, not_yet_valid, revoked, inactive,
+     not_allowed
+  2  usage error, or the JWKS / status list / Vault could not be had
+     (jwks_unavailable, status_unavailable, introspect_failed)
 )";
 
 int UsageError(const std::string& message) {
