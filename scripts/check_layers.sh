@@ -18,5 +18,6 @@ check src/logical 'grpc|grpcpp|google/protobuf|openssl|framework/|engine/|runtim
 check src/common 'grpc|grpcpp|openssl|logical/|framework/|engine/|runtime/' "leaf library"
 check src/fiber 'grpc|grpcpp|google/protobuf|openssl|logical/|framework/|engine/|runtime/' "fibers know no transport and no taskcred"
 check src/grants 'grpc|grpcpp|openssl|framework/|engine/|runtime/' "grant matching is pure"
+check src/dpop 'grpc|grpcpp|openssl|logical/|framework/|engine/|runtime/' "DPoP proofs are pure (crypto only)"
 check src/statuslist 'grpc|grpcpp|openssl|logical/|framework/|engine/|runtime/' "status list bits are pure (zlib only)"
 exit $fail

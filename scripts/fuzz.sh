@@ -23,7 +23,7 @@ case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
-ALL_TARGETS="field_parse_fuzzer backend_request_fuzzer template_fuzzer introspect_fuzzer handshake_fuzzer handle_request_fuzzer status_list_fuzzer"
+ALL_TARGETS="field_parse_fuzzer backend_request_fuzzer template_fuzzer introspect_fuzzer handshake_fuzzer handle_request_fuzzer status_list_fuzzer dpop_proof_fuzzer"
 FUZZ_TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 start=$(date +%s)
 
