@@ -28,6 +28,10 @@ inline constexpr std::string_view kFieldMaxUses = "max_uses";
 inline constexpr std::string_view kFieldAudience = "audience";
 inline constexpr std::string_view kFieldCredentialType = "credential_type";
 inline constexpr std::string_view kFieldBindEntity = "bind_entity";
+inline constexpr std::string_view kFieldBinding = "binding";
+// binding values
+inline constexpr std::string_view kBindingNone = "none";
+inline constexpr std::string_view kBindingDpop = "dpop";
 
 // creds
 inline constexpr std::string_view kFieldRole = "role";
@@ -35,6 +39,8 @@ inline constexpr std::string_view kFieldInstance = "instance";
 inline constexpr std::string_view kFieldCredential = "credential";
 inline constexpr std::string_view kFieldTaskId = "task_id";
 inline constexpr std::string_view kFieldExpiresAt = "expires_at";
+inline constexpr std::string_view kFieldDpopJkt = "dpop_jkt";
+inline constexpr std::string_view kFieldCnf = "cnf";
 
 // tasks
 inline constexpr std::string_view kFieldIncludeEnded = "include_ended";
@@ -44,6 +50,9 @@ inline constexpr std::string_view kFieldToken = "token";
 inline constexpr std::string_view kFieldResource = "resource";
 inline constexpr std::string_view kFieldAction = "action";
 inline constexpr std::string_view kFieldConsume = "consume";
+inline constexpr std::string_view kFieldDpopProof = "dpop_proof";
+inline constexpr std::string_view kFieldMethod = "method";
+inline constexpr std::string_view kFieldUrl = "url";
 
 // secret internal data
 inline constexpr std::string_view kSecretTypeCredential = "taskcred_credential";

@@ -105,7 +105,17 @@ nlohmann::json Introspector::ActiveAnswer(const TaskRecord& r, const ConfigEntry
                       {"credential_type", r.credential_type}};
   if (r.max_uses > 0) j["uses_remaining"] = std::max<int64_t>(0, r.max_uses - r.uses);
   if (!r.instance.empty()) j["instance"] = r.instance;
+  if (!r.cnf_jkt.empty()) j["cnf"] = {{"jkt", r.cnf_jkt}};
   return j;
+}
+
+bool Introspector::HolderProven(const TaskRecord& r, const IntrospectInput& in, int64_t now) {
+  if (r.cnf_jkt.empty()) return true;
+  dpop::Expectation e{.method = in.method, .url = in.url, .access_token = in.token, .jkt = r.cnf_jkt, .now = now};
+  auto proof = dpop::CheckProof(in.dpop_proof, e);
+  if (!proof.ok()) return false;
+  // Remembered until the proof's iat leaves the window: then it fails anyway.
+  return replays_.Accept(r.cnf_jkt, proof->jti, proof->iat + e.iat_window + 1, now);
 }
 
 Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const IntrospectInput& in) {
@@ -121,6 +131,7 @@ Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const
   nlohmann::json answer = Inactive();
   auto evaluate = [&](std::optional<TaskRecord>& record) -> Result<bool> {
     if (!record || !Matches(*claim, *record) || !record->IsActive(now)) return false;
+    if (!HolderProven(*record, in, now)) return false;
     std::optional<bool> allowed;
     if (check) allowed = grants::Allows(record->grants, *in.resource, *in.action);
     bool spend = in.consume && allowed.value_or(true);
@@ -137,6 +148,7 @@ Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const
     // A known task is answered from the cache: no storage call.
     TC_ASSIGN_OR_RETURN(TaskStore::RecordPtr shared, tasks_.GetShared(storage, claim->task_id));
     if (!shared || !Matches(*claim, *shared) || !shared->IsActive(now)) return Inactive();
+    if (!HolderProven(*shared, in, now)) return Inactive();
     answer = ActiveAnswer(*shared, config);
     if (check) answer["allowed"] = grants::Allows(shared->grants, *in.resource, *in.action);
   }

@@ -20,6 +20,7 @@
 #include "engine/key_ring.h"
 #include "engine/lru_cache.h"
 #include "engine/task_store.h"
+#include "dpop/dpop.h"
 #include "logical/storage.h"
 
 namespace taskcred::engine {
@@ -29,6 +30,11 @@ struct IntrospectInput {
   std::optional<std::string> resource;  // both or neither (checked by the path)
   std::optional<std::string> action;
   bool consume = false;
+  // DPoP (RFC 9449): a credential bound to a key (cnf.jkt) is only active
+  // with a proof of it for this request; ignored for unbound credentials.
+  std::string dpop_proof;
+  std::string method;  // of the request the proof was made for
+  std::string url;     // of that request (query and fragment ignored)
 };
 
 class Introspector {
@@ -40,9 +46,11 @@ class Introspector {
 
   // {"active":false} or {"active":true, "iss","task","task_id","role","grants",
   // "sub","aud","exp","iat","credential_type", ["uses_remaining"], ["instance"],
-  // ["allowed"]}. With consume, spends one use atomically when the answer is
-  // active and (if resource/action were given) allowed; uses_remaining is
-  // then the count after spending. Non-OK only on storage failure.
+  // ["allowed"], ["cnf"]}. With consume, spends one use atomically when the
+  // answer is active and (if resource/action were given) allowed;
+  // uses_remaining is then the count after spending. A bound credential
+  // (cnf) is active only with a valid DPoP proof whose jti was not seen
+  // before. Non-OK only on storage failure.
   common::Result<nlohmann::json> Introspect(logical::Storage& storage, const IntrospectInput& input);
 
   // Marks the task of an authentic token released (idempotent). Returns
@@ -68,6 +76,9 @@ class Introspector {
   static bool Matches(const Claim& claim, const TaskRecord& record);
 
   nlohmann::json ActiveAnswer(const TaskRecord& record, const ConfigEntry& config) const;
+  // True for an unbound record; for a bound one, whether `in` carries a
+  // valid proof of its key for this token (and the proof's jti is new).
+  bool HolderProven(const TaskRecord& record, const IntrospectInput& in, int64_t now);
 
   // A JWT that passed Verify once. The verdict of its signature never
   // changes; what can is checked again on every use: the clock against
@@ -84,6 +95,7 @@ class Introspector {
   TaskStore& tasks_;
   Clock clock_;
   LruCache<Verdict> verdicts_;  // by SHA-256 of the token
+  dpop::ReplayCache replays_;   // jti of the DPoP proofs accepted
 };
 
 }  // namespace taskcred::engine

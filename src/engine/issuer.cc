@@ -7,6 +7,7 @@
 #include "crypto/hash.h"
 #include "crypto/jwt.h"
 #include "crypto/random.h"
+#include "dpop/dpop.h"
 #include "engine/field_names.h"
 #include "engine/json_util.h"
 #include "engine/status_publisher.h"
@@ -25,6 +26,7 @@ nlohmann::json Issued::ResponseData() const {
                       {kFieldAudience, record.audience}, {kFieldExpiresAt, Rfc3339(record.expires_at)},
                       {kFieldMaxUses, record.max_uses}};
   if (!record.instance.empty()) d[kFieldInstance] = record.instance;
+  if (!record.cnf_jkt.empty()) d[kFieldCnf] = {{"jkt", record.cnf_jkt}};
   return d;
 }
 
@@ -68,6 +70,14 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   if (!role) return Status::InvalidArgument("role: unknown role \"" + input.role_name + "\"");
   TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
   TC_ASSIGN_OR_RETURN(auto values, CheckParameterValues(role->parameters, input.parameters));
+  if (input.dpop_jkt && !dpop::IsValidThumbprint(*input.dpop_jkt)) {
+    return Status::InvalidArgument(
+        "dpop_jkt: must be the RFC 7638 SHA-256 thumbprint of the holder's public JWK (43 characters of base64url)");
+  }
+  if (!input.dpop_jkt && role->binding == kBindingDpop) {
+    return Status::InvalidArgument("dpop_jkt: required: role \"" + input.role_name +
+                                   "\" binds its credentials to the holder's key (binding=dpop)");
+  }
 
   TimePoint now_tp = clock_();
   int64_t now = UnixSeconds(now_tp);
@@ -147,6 +157,7 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   r.ttl = ttl;
   r.renewable = role->renewable;
   r.max_uses = role->max_uses;
+  r.cnf_jkt = input.dpop_jkt.value_or("");
 
   nlohmann::json claims = {
       {"iss", config.issuer}, {"sub", r.sub},        {"iat", r.issued_at},
@@ -155,6 +166,7 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   if (!r.audience.empty()) claims["aud"] = r.audience;
   if (r.max_uses > 0) claims["max_uses"] = r.max_uses;
   if (!r.instance.empty()) claims["instance"] = r.instance;
+  if (!r.cnf_jkt.empty()) claims["cnf"] = {{"jkt", r.cnf_jkt}};
   out.claims = std::move(claims);
   return out;
 }

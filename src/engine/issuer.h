@@ -43,6 +43,7 @@ struct IssueInput {
   nlohmann::json parameters = nlohmann::json::object();  // name -> value, as sent
   std::string entity_id;                                 // "" when the token has no entity
   std::string client_token_accessor;                     // used for sub when there is no entity
+  std::optional<std::string> dpop_jkt;  // binds the credential to this key (cnf.jkt)
 };
 
 struct Issued {
@@ -55,7 +56,7 @@ struct Issued {
   std::vector<std::string> warnings;
 
   // creds response data: credential, credential_type, task, task_id, role,
-  // grants, audience, expires_at (RFC 3339), max_uses (+ instance).
+  // grants, audience, expires_at (RFC 3339), max_uses (+ instance, cnf).
   nlohmann::json ResponseData() const;
   // preview response data: grants, claims, ttl, max_ttl, audience, ...
   nlohmann::json PreviewData() const;

@@ -20,9 +20,12 @@ can be read. The optional <instance> segment (e.g. a CI run id, characters
 path, so `vault lease revoke -prefix <mount>/creds/<role>/<instance>` ends
 exactly that run.
 
+dpop_jkt (an RFC 7638 SHA-256 JWK thumbprint) binds the credential to that
+key: it is required by roles with binding=dpop and accepted by any role.
+
 Response: credential, credential_type, task, task_id (also the JWT jti), role,
 grants (rendered), audience, expires_at (RFC 3339), max_uses, and instance
-when given. The lease TTL is the role ttl bounded by max_ttl and the mount.
+and cnf ({"jkt": ...}) when given. The lease TTL is the role ttl bounded by max_ttl and the mount.
 )";
 
 class CredsHandlers {
@@ -39,7 +42,8 @@ class CredsHandlers {
       // (ValidateInstance), shared with preview.
       if (!instance.empty()) in.instance = std::move(instance);
     }
-    in.parameters = ParameterValues(req, {});
+    in.parameters = ParameterValues(req, {kFieldDpopJkt});
+    TC_ASSIGN_OR_RETURN(in.dpop_jkt, DpopJktOf(req));
     in.entity_id = req.entity_id;
     in.client_token_accessor = req.client_token_accessor;
     TC_ASSIGN_OR_RETURN(Issued issued, s_->issuer.Issue(*req.storage, *req.system_view, in));
@@ -61,6 +65,14 @@ class CredsHandlers {
 };
 
 }  // namespace
+
+Result<std::optional<std::string>> DpopJktOf(const logical::Request& req) {
+  if (!req.data.is_object()) return std::optional<std::string>();
+  auto it = req.data.find(kFieldDpopJkt);
+  if (it == req.data.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return Status::InvalidArgument("dpop_jkt: must be a string");
+  return std::optional<std::string>(it->get<std::string>());
+}
 
 nlohmann::json ParameterValues(const logical::Request& req, std::initializer_list<std::string_view> exclude) {
   nlohmann::json out = nlohmann::json::object();
@@ -85,7 +97,11 @@ std::vector<framework::Path> CredsPaths(std::shared_ptr<Services> s) {
                   .description = "Name of the role."},
                  {.name = kFieldInstance,
                   .type = FieldType::kString,
-                  .description = "Optional run instance (URL segment); the value of {{instance}}."}},
+                  .description = "Optional run instance (URL segment); the value of {{instance}}."},
+                 {.name = kFieldDpopJkt,
+                  .type = FieldType::kString,
+                  .description = "Bind the credential to this key: the RFC 7638 SHA-256 thumbprint of the "
+                                 "holder's public JWK (required by roles with binding=dpop)."}},
       .operations = {{Operation::kRead, {issue, "Issue a credential (roles without parameters)."}},
                      {Operation::kUpdate, {issue, "Issue a credential with parameter values."}}},
       .help = {kCredsSynopsis, kCredsDescription},

@@ -21,6 +21,13 @@ limits uses). With resource and action (both or neither) the answer adds
 consume=true spends one use atomically, and only when the answer is active and
 (if asked) allowed; concurrent consumers of a single-use credential get
 exactly one active answer.
+
+A credential bound to a key (role binding=dpop, or issued with dpop_jkt;
+the answer then carries cnf {"jkt"}) is active only together with
+dpop_proof: a DPoP proof (RFC 9449) signed by that key for the request the
+resource service received -- method and url (its query and fragment are
+ignored), iat within 60 s, ath the hash of this credential -- whose jti has
+not been seen before. Without one it answers {"active": false}.
 )";
 constexpr std::string_view kReleaseSynopsis = "End your own task: the credential becomes inactive at once.";
 constexpr std::string_view kReleaseDescription = R"(
@@ -55,6 +62,14 @@ class IntrospectHandlers {
       in.action = std::move(action);
     }
     TC_ASSIGN_OR_RETURN(in.consume, d.GetBool(kFieldConsume));
+    if (d.Has(kFieldDpopProof)) {
+      TC_ASSIGN_OR_RETURN(in.dpop_proof, d.GetString(kFieldDpopProof));
+      TC_ASSIGN_OR_RETURN(in.method, d.GetString(kFieldMethod));
+      TC_ASSIGN_OR_RETURN(in.url, d.GetString(kFieldUrl));
+      if (in.method.empty() || in.url.empty()) {
+        return Status::InvalidArgument("method, url: required with dpop_proof (the request the proof is for)");
+      }
+    }
     TC_ASSIGN_OR_RETURN(nlohmann::json answer, s_->introspector.Introspect(*req.storage, in));
     return framework::RespondWith(std::move(answer));
   }
@@ -89,7 +104,16 @@ std::vector<framework::Path> IntrospectPaths(std::shared_ptr<Services> s) {
                    .description = "Action to check against the grants (with resource)."},
                   {.name = kFieldConsume,
                    .type = FieldType::kBool,
-                   .description = "Spend one use of the credential."}},
+                   .description = "Spend one use of the credential."},
+                  {.name = kFieldDpopProof,
+                   .type = FieldType::kString,
+                   .description = "DPoP proof (RFC 9449) the request carried; required for bound credentials."},
+                  {.name = kFieldMethod,
+                   .type = FieldType::kString,
+                   .description = "HTTP method of the request the DPoP proof is for (with dpop_proof)."},
+                  {.name = kFieldUrl,
+                   .type = FieldType::kString,
+                   .description = "URL of the request the DPoP proof is for (with dpop_proof)."}},
        .operations = {{Operation::kUpdate,
                        {Bind(h, &IntrospectHandlers::Introspect), "Introspect a credential."}}},
        .help = {kIntrospectSynopsis, kIntrospectDescription}},

@@ -79,6 +79,10 @@ framework::FieldSchemaList RoleFields() {
        .type = FieldType::kBool,
        .description = "sub is the caller's entity id (or accessor:<token accessor>); false: sub is "
                       "task:<task_id>."},
+      {.name = kFieldBinding,
+       .type = FieldType::kString,
+       .description = "none (default) or dpop: credentials are bound to the key creds is given as dpop_jkt "
+                      "(cnf.jkt) and are only active with a DPoP proof of it (RFC 9449)."},
   };
 }
 
@@ -147,7 +151,8 @@ class RoleHandlers {
       TC_ASSIGN_OR_RETURN(std::string instance, d.GetString(kFieldInstance));
       in.instance = std::move(instance);
     }
-    in.parameters = ParameterValues(req, {kFieldInstance});
+    in.parameters = ParameterValues(req, {kFieldInstance, kFieldDpopJkt});
+    TC_ASSIGN_OR_RETURN(in.dpop_jkt, DpopJktOf(req));
     in.entity_id = req.entity_id;
     in.client_token_accessor = req.client_token_accessor;
     TC_ASSIGN_OR_RETURN(Issued issued, s_->issuer.Prepare(*req.storage, *req.system_view, in));
@@ -178,6 +183,7 @@ class RoleHandlers {
     TC_RETURN_IF_ERROR(set_string(kFieldTask, u.task));
     TC_RETURN_IF_ERROR(set_string(kFieldDescription, u.description));
     TC_RETURN_IF_ERROR(set_string(kFieldCredentialType, u.credential_type));
+    TC_RETURN_IF_ERROR(set_string(kFieldBinding, u.binding));
     TC_RETURN_IF_ERROR(set_int(kFieldTtl, u.ttl));
     TC_RETURN_IF_ERROR(set_int(kFieldMaxTtl, u.max_ttl));
     TC_RETURN_IF_ERROR(set_int(kFieldMaxUses, u.max_uses));
@@ -210,7 +216,10 @@ std::vector<framework::Path> RolePaths(std::shared_ptr<Services> s) {
       {.name = kFieldName, .type = FieldType::kString, .required = true, .description = "Name of the role."},
       {.name = kFieldInstance,
        .type = FieldType::kString,
-       .description = "Simulates creds/<name>/<instance>: the value of {{instance}}."}};
+       .description = "Simulates creds/<name>/<instance>: the value of {{instance}}."},
+      {.name = kFieldDpopJkt,
+       .type = FieldType::kString,
+       .description = "As creds: the thumbprint of the key the credential would be bound to."}};
   return {
       {.pattern = "roles" + framework::OptionalTrailingSlash(),
        .fields = {framework::ListAfterField(), framework::ListLimitField()},

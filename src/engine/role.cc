@@ -24,7 +24,8 @@ nlohmann::json RoleEntry::ToJson() const {
           {kFieldMaxUses, max_uses},
           {kFieldAudience, audience},
           {kFieldCredentialType, credential_type},
-          {kFieldBindEntity, bind_entity}};
+          {kFieldBindEntity, bind_entity},
+          {kFieldBinding, binding}};
 }
 
 Result<RoleEntry> RoleEntry::FromJson(const nlohmann::json& j) {
@@ -45,6 +46,7 @@ Result<RoleEntry> RoleEntry::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldAudience, r.audience));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldCredentialType, r.credential_type));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldBindEntity, r.bind_entity));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldBinding, r.binding));
   return r;
 }
 
@@ -82,6 +84,7 @@ Status ApplyRoleUpdate(const RoleUpdate& u, RoleEntry& role) {
   if (u.audience) role.audience = *u.audience;
   if (u.credential_type) role.credential_type = *u.credential_type;
   if (u.bind_entity) role.bind_entity = *u.bind_entity;
+  if (u.binding) role.binding = *u.binding;
   return Status::Ok();
 }
 
@@ -101,6 +104,9 @@ Status ValidateRole(const RoleEntry& role, int64_t verification_ttl, int64_t tol
                                      "): a write may keep or lower that, not raise it"
                                : "";
   if (role.task.empty()) return Status::InvalidArgument("task: is required and must not be empty");
+  if (role.binding != kBindingNone && role.binding != kBindingDpop) {
+    return Status::InvalidArgument("binding: must be none or dpop (got \"" + role.binding + "\")");
+  }
   if (role.task.size() > 256) return Status::InvalidArgument("task: must be at most 256 characters");
   for (char c : role.task) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {

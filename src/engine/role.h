@@ -38,6 +38,9 @@ struct RoleEntry {
   std::vector<std::string> audience;  // empty = config.default_audience at issuance
   std::string credential_type{kCredentialTypeJwt};
   bool bind_entity = true;
+  // "none", or "dpop": every credential is bound to the key whose thumbprint
+  // creds is given as dpop_jkt (RFC 9449), and is only active with a proof.
+  std::string binding{"none"};
 
   // Storage form and response data (the same object).
   nlohmann::json ToJson() const;
@@ -59,6 +62,7 @@ struct RoleUpdate {
   std::optional<std::vector<std::string>> audience;
   std::optional<std::string> credential_type;
   std::optional<bool> bind_entity;
+  std::optional<std::string> binding;
 };
 
 // Role names: ^[a-zA-Z0-9._-]{1,128}$, not "." or "..", no "..".

@@ -79,5 +79,7 @@ framework::SecretType CredentialSecret(std::shared_ptr<Services> s);
 // Helpers shared by the path adapters.
 // Request data minus `exclude` keys (the parameter values of creds/preview).
 nlohmann::json ParameterValues(const logical::Request& req, std::initializer_list<std::string_view> exclude);
+// The request's dpop_jkt (creds, preview), std::nullopt when not given.
+common::Result<std::optional<std::string>> DpopJktOf(const logical::Request& req);
 
 }  // namespace taskcred::engine

@@ -38,6 +38,7 @@ nlohmann::json TaskRecord::ToJson() const {
           {"renewals", renewals},
           {"revoked", revoked},
           {"released", released}};
+  if (!cnf_jkt.empty()) j["cnf_jkt"] = cnf_jkt;
   if (!status_list.empty()) {
     j["status_list"] = status_list;
     j["status_idx"] = status_idx;
@@ -75,6 +76,7 @@ Result<TaskRecord> TaskRecord::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, "released", r.released));
   TC_RETURN_IF_ERROR(ReadMember(j, "status_list", r.status_list));
   TC_RETURN_IF_ERROR(ReadMember(j, "status_idx", r.status_idx));
+  TC_RETURN_IF_ERROR(ReadMember(j, "cnf_jkt", r.cnf_jkt));
   return r;
 }
 
@@ -97,6 +99,7 @@ nlohmann::json TaskRecord::ToOperatorJson(int64_t now) const {
                       {"active", IsActive(now)}};
   if (!instance.empty()) j["instance"] = instance;
   if (!status_list.empty()) j["status"] = {{"status_list", status_list}, {"idx", status_idx}};
+  if (!cnf_jkt.empty()) j["cnf"] = {{"jkt", cnf_jkt}};
   j["uses_remaining"] =
       max_uses > 0 ? nlohmann::json(std::max<int64_t>(0, max_uses - uses)) : nlohmann::json();
   return j;

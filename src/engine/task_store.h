@@ -60,6 +60,8 @@ struct TaskRecord {
   // (StatusStore); empty / -1 without.
   std::string status_list;
   int64_t status_idx = -1;
+  // Bound to a holder's key (RFC 9449): its JWK thumbprint; empty if not.
+  std::string cnf_jkt;
   int64_t issued_at = 0;
   int64_t expires_at = 0;
   int64_t max_ttl_at = 0;  // renewals never go past this

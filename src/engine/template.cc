@@ -238,6 +238,9 @@ Status ValidateParameterDeclarations(const std::map<std::string, std::string>& p
       return Status::InvalidArgument("parameters: invalid parameter name \"" + name +
                                      "\" (must match ^[A-Za-z_][A-Za-z0-9_]{0,63}$)");
     }
+    if (name == "dpop_jkt") {
+      return Status::InvalidArgument("parameters: \"dpop_jkt\" is a creds request field and cannot be a parameter");
+    }
     if (IsReservedParameterName(name)) {
       return Status::InvalidArgument("parameters: \"" + name +
                                      "\" is a built-in placeholder name and cannot be a parameter");

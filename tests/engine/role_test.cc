@@ -30,7 +30,8 @@ TEST(RoleTest, CreateReadRoundTripsWithStructuredGrants) {
                        {"max_uses", 1},
                        {"audience", {"backup-service"}},
                        {"credential_type", "jwt"},
-                       {"bind_entity", true}}));
+                       {"bind_entity", true},
+                       {"binding", "none"}}));
 }
 
 TEST(RoleTest, StructuredGrantsAndJsonStringFormAreAccepted) {

@@ -165,7 +165,8 @@ TEST_F(PluginRolesTest, ExistenceCheckCreateReadUpdateListDelete) {
                         {"max_uses", 1},
                         {"audience", {"backup-service"}},
                         {"credential_type", "jwt"},
-                        {"bind_entity", true}}));
+                        {"bind_entity", true},
+                        {"binding", "none"}}));
 
   // Update merges.
   EXPECT_EQ(Call("update", "roles/backup-job", {{"description", "nightly"}, {"ttl", 600}}).http_status, 204);
