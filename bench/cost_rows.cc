@@ -3,6 +3,7 @@
 
 #include "bench_util.h"
 #include "cost.h"
+#include "dpop/proof_maker.h"
 
 namespace taskcred::bench {
 
@@ -77,6 +78,36 @@ json CostRows(const Options& opt, PluginHost& mock_host, Mount& mock, PluginHost
       cost_row(std::string("introspect jwt ") + alg + (consume ? " consume" : ""), host.pid(), *m,
                IntrospectOp(m, tokens, consume));
     }
+  }
+  // Issue 13: introspection of DPoP-bound credentials, each request with a
+  // fresh proof (minted by the host: its CPU is the host's, not the plugin's).
+  {
+    Mount* m = mounts["ES256"];
+    json role = {{"task", "bench-task"},
+                 {"grants", json::array({"read kv://db1/backup-user", "write s3://backups/db1/*"})},
+                 {"ttl", "1h"},
+                 {"binding", "dpop"}};
+    MustCall(*m, "create", "roles/dpop", role);
+    auto holder = std::make_shared<crypto::SigningKey>(*crypto::SigningKey::Generate(crypto::Algorithm::kES256));
+    std::vector<std::string> tokens;
+    for (int i = 0; i < 64; ++i) {
+      json params = {{"dpop_jkt", taskcred::test::Jkt(*holder)}};
+      tokens.push_back(MustCall(*m, "update", "creds/dpop", params).data["credential"].get<std::string>());
+    }
+    auto counter = std::make_shared<std::atomic<int64_t>>(0);
+    cost_row("introspect jwt ES256 dpop", host.pid(), *m, [m, tokens, holder, counter](int c, int64_t i) {
+      const std::string& token = tokens[static_cast<size_t>(c * 7 + i) % tokens.size()];
+      const std::string url = "https://files.example/db1/4711";
+      const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      std::string proof = taskcred::test::SignProof(
+          *holder, taskcred::test::GoodProof(*holder, "PUT", url, token, now, "b-" + std::to_string((*counter)++)));
+      json d = {{"token", token},          {"resource", "s3://backups/db1/4711"}, {"action", "write"},
+                {"dpop_proof", proof},     {"method", "PUT"},                    {"url", url}};
+      RequestResult r = Call(*m, "update", "introspect", d);
+      return Ok(r, "introspect dpop") && r.data["active"] == true && r.data["allowed"] == true;
+    });
   }
   return cost;
 }
