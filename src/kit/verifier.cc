@@ -11,6 +11,7 @@
 
 #include "crypto/jwt.h"
 #include "kit/http_client.h"
+#include "kit/holder_check.h"
 #include "kit/status_lists.h"
 
 namespace taskcred::kit {
@@ -170,6 +171,7 @@ struct Verifier::State {
   std::mutex fetch_mu;  // one fetch at a time
   std::atomic<int> fetches{0};
   std::unique_ptr<StatusLists> status;  // offline mode with check_status
+  std::unique_ptr<HolderCheck> holder;  // DPoP proofs of bound credentials (offline)
 
   TimePoint Now() const { return opt.clock ? opt.clock() : std::chrono::system_clock::now(); }
 
@@ -302,6 +304,10 @@ Result<std::unique_ptr<Verifier>> Verifier::Create(VerifierOptions options) {
     }
     options.vault_addr = Trim(options.vault_addr, '/');
   }
+  if (options.dpop_iat_window.count() <= 0 || options.dpop_iat_window > std::chrono::seconds(3600)) {
+    return Status::InvalidArgument("dpop_iat_window must be between 1 and 3600 seconds");
+  }
+  st->holder = std::make_unique<HolderCheck>(options.dpop_iat_window);
   if (offline && options.check_status) {
     if (options.status_max_stale.count() < 0) return Status::InvalidArgument("status_max_stale must not be negative");
     auto lists = StatusLists::Create({.issuer = options.issuer,
@@ -331,7 +337,7 @@ Status Verifier::RefreshJwks() {
   return state_->FetchLocked(state_->Now());
 }
 
-Verdict Verifier::VerifyOffline(std::string_view token) {
+Verdict Verifier::VerifyOffline(std::string_view token, const DpopRequest& dpop) {
   State& st = *state_;
   if (!st.fetch && !st.jwks) return Refuse(kReasonJwksUnavailable, "offline verification is not configured");
   auto decoded = crypto::DecodeJwt(token);
@@ -410,6 +416,9 @@ Verdict Verifier::VerifyOffline(std::string_view token) {
     StatusLists::Finding f = st.status->Check(c, now_tp, verify_list);
     if (!f.reason.empty()) return Refuse(f.reason, std::move(f.detail));
   }
+  if (HolderCheck::Finding f = st.holder->Check(c, token, dpop.proof, dpop.method, dpop.url, now); !f.reason.empty()) {
+    return Refuse(f.reason, std::move(f.detail));
+  }
 
   Verdict v;
   v.ok = true;
@@ -431,7 +440,7 @@ Verdict Verifier::VerifyOffline(std::string_view token) {
 }
 
 Verdict Verifier::VerifyOnline(std::string_view token, bool consume, std::string_view resource,
-                               std::string_view action) {
+                               std::string_view action, const DpopRequest& dpop) {
   const VerifierOptions& o = state_->opt;
   if (o.vault_addr.empty()) return Refuse(kReasonIntrospectFailed, "online verification is not configured");
   if (token.empty() || token.size() > crypto::kMaxJwtBytes) {
@@ -442,6 +451,11 @@ Verdict Verifier::VerifyOnline(std::string_view token, bool consume, std::string
   }
   json body = {{"token", std::string(token)}};
   if (consume) body["consume"] = true;
+  if (!dpop.proof.empty()) {
+    body["dpop_proof"] = std::string(dpop.proof);
+    body["method"] = std::string(dpop.method);
+    body["url"] = std::string(dpop.url);
+  }
   if (!resource.empty()) {
     body["resource"] = std::string(resource);
     body["action"] = std::string(action);
@@ -515,12 +529,13 @@ Verdict Verifier::VerifyOnline(std::string_view token, bool consume, std::string
   return v;
 }
 
-Verdict Verifier::Check(std::string_view token, std::string_view resource, std::string_view action) {
+Verdict Verifier::Check(std::string_view token, std::string_view resource, std::string_view action,
+                        const DpopRequest& dpop) {
   if (resource.empty() != action.empty()) {
     return Refuse(kReasonNotAllowed, "resource and action must be given together");
   }
-  if (online()) return VerifyOnline(token, state_->opt.consume, resource, action);
-  Verdict v = VerifyOffline(token);
+  if (online()) return VerifyOnline(token, state_->opt.consume, resource, action, dpop);
+  Verdict v = VerifyOffline(token, dpop);
   if (v.ok && !resource.empty() && !v.Allows(resource, action)) {
     v.ok = false;
     v.reason = std::string(kReasonNotAllowed);

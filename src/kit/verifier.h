@@ -56,6 +56,8 @@ inline constexpr std::string_view kReasonNotYetValid = "not_yet_valid";    // nb
 inline constexpr std::string_view kReasonInactive = "inactive";            // introspect: revoked, released, spent, unknown...
 inline constexpr std::string_view kReasonRevoked = "revoked";              // offline: its status list bit is set
 inline constexpr std::string_view kReasonNotAllowed = "not_allowed";        // valid, but no grant covers resource+action
+inline constexpr std::string_view kReasonDpopRequired = "dpop_required";    // bound to a key (cnf.jkt), no DPoP proof
+inline constexpr std::string_view kReasonDpopInvalid = "dpop_invalid";      // the DPoP proof is refused or replayed
 // Operational failures (not a judgement on the credential; answer 5xx):
 inline constexpr std::string_view kReasonJwksUnavailable = "jwks_unavailable";
 inline constexpr std::string_view kReasonIntrospectFailed = "introspect_failed";
@@ -96,6 +98,16 @@ struct Verdict {
 };
 
 using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+// What a request carried for a credential bound to its holder's key (RFC
+// 9449): the DPoP proof (its "DPoP" header), and the request's method and
+// URL as the client addressed it (query and fragment are ignored). Empty
+// for requests without one; ignored for unbound credentials.
+struct DpopRequest {
+  std::string_view proof;
+  std::string_view method;
+  std::string_view url;
+};
 // Returns the current JWKS document ({"keys":[...]}) or an error.
 using JwksFetcher = std::function<common::Result<nlohmann::json>()>;
 // Returns the status list token at `uri` (the raw body of status/<list_id>).
@@ -128,6 +140,9 @@ struct VerifierOptions {
   std::chrono::seconds status_max_stale{300};
   std::string status_list_file;      // one list token on disk, instead of fetching
   StatusListFetcher status_fetcher;  // custom source (tests, other transports)
+  // A DPoP proof's iat must be within this of now (each way); its jti is
+  // accepted once (a replay cache per Verifier).
+  std::chrono::seconds dpop_iat_window{60};
 
   // ---- online (introspect) ----
   std::string vault_addr;  // e.g. https://vault.example.com:8200; enables online mode in Check()
@@ -158,18 +173,22 @@ class Verifier {
   const VerifierOptions& options() const;
 
   // Offline verification (requires issuer, audience and a JWKS source).
-  Verdict VerifyOffline(std::string_view token);
+  // A credential bound to a key (cnf.jkt) also needs `dpop`: a proof of
+  // that key for this request (kReasonDpopRequired / kReasonDpopInvalid).
+  Verdict VerifyOffline(std::string_view token, const DpopRequest& dpop = {});
   // Online verification through introspect (requires vault_addr/vault_token).
   // With resource+action (both or neither) the engine's `allowed` answer
   // decides: a refusal is kNotAllowed. If issuer/audience are configured they
   // are checked against the answer as well.
+  // `dpop` goes to introspect (dpop_proof, method, url): the engine checks it.
   Verdict VerifyOnline(std::string_view token, bool consume, std::string_view resource = {},
-                       std::string_view action = {});
+                       std::string_view action = {}, const DpopRequest& dpop = {});
 
   // Verify in the configured mode and, when resource and action are given,
   // require Allows(resource, action) (kNotAllowed otherwise). Online mode
   // uses options().consume.
-  Verdict Check(std::string_view token, std::string_view resource = {}, std::string_view action = {});
+  Verdict Check(std::string_view token, std::string_view resource = {}, std::string_view action = {},
+                const DpopRequest& dpop = {});
 
   // Fetches the JWKS now (ignoring the refetch interval); for start-up
   // checks. Offline mode only.

@@ -14,10 +14,10 @@ namespace {
 constexpr char kUsage[] = R"(usage:
   taskcred-verify --jwks URL|FILE --issuer ISSUER --audience AUDIENCE
                   [--status-list FILE | --no-status-list] [--resource R --action A]
-                  [--leeway SECONDS] [--json] TOKEN|-
+                  [--dpop PROOF --method M --url U] [--leeway SECONDS] [--json] TOKEN|-
   taskcred-verify --introspect [--vault-addr ADDR] [--vault-token T] [--namespace NS]
                   [--mount taskcred] [--consume] [--issuer I] [--audience A]
-                  [--resource R --action A] [--json] TOKEN|-
+                  [--resource R --action A] [--dpop PROOF --method M --url U] [--json] TOKEN|-
 
 Verifies a taskcred credential and, with --resource/--action, whether its
 grants allow that action on that resource (docs/grants.md).
@@ -42,6 +42,10 @@ options:
   --resource R             resource to authorize, e.g. s3://backups/db1/4711
   --action A               action to authorize, e.g. write (with --resource)
   --leeway SECONDS         clock skew allowed for exp/nbf/iat, 0..300 (default 30)
+  --dpop PROOF             the DPoP proof (RFC 9449) the request carried: required for a
+                           credential bound to a key (cnf.jkt); with --method and --url,
+                           the request it must be for (the URL's query is ignored)
+  --method M, --url U      the request the DPoP proof is for
   --status-list FILE       check against this status list (the raw body of
                            status/<list_id>) instead of fetching it
   --no-status-list         do not check status lists (revocation goes unseen)
@@ -63,7 +67,7 @@ exit status:
   0  valid (and allowed, when --resource/--action are given)
   1  refused; the reason is printed: malformed, bad_signature, unknown_kid,
      wrong_issuer, wrong_audience, expired, not_yet_valid, revoked, inactive,
-     not_allowed
+     dpop_required, dpop_invalid, not_allowed
   2  usage error, or the JWKS / status list / Vault could not be had
      (jwks_unavailable, status_unavailable, introspect_failed)
 )";
@@ -78,7 +82,7 @@ int UsageError(const std::string& message) {
 int main(int argc, char** argv) {
   using taskcred::kit::tools::ParseFlags;
   std::set<std::string> with_value = taskcred::kit::tools::VerifierValueFlags();
-  with_value.insert({"--resource", "--action"});
+  with_value.insert({"--resource", "--action", "--dpop", "--method", "--url"});
   std::set<std::string> switches = taskcred::kit::tools::VerifierSwitches();
   switches.insert({"--json", "--help"});
   if (argc <= 1) {
@@ -101,6 +105,11 @@ int main(int argc, char** argv) {
   std::string action = flags->values.count("--action") ? flags->values["--action"] : "";
   if (resource.empty() != action.empty()) return UsageError("--resource and --action go together");
   const bool json_out = flags->switches.count("--json") != 0;
+  auto value = [&](const char* f) { return flags->values.count(f) ? flags->values[f] : std::string(); };
+  const std::string proof = value("--dpop"), method = value("--method"), url = value("--url");
+  if (proof.empty() != method.empty() || proof.empty() != url.empty()) {
+    return UsageError("--dpop, --method and --url go together");
+  }
 
   std::string token = flags->positional[0];
   if (token == "-") {
@@ -111,7 +120,7 @@ int main(int argc, char** argv) {
 
   auto verifier = taskcred::kit::Verifier::Create(std::move(options).value());
   if (!verifier.ok()) return UsageError(verifier.status().message());
-  taskcred::kit::Verdict v = (*verifier)->Check(token, resource, action);
+  taskcred::kit::Verdict v = (*verifier)->Check(token, resource, action, {proof, method, url});
 
   if (json_out) {
     nlohmann::json out = taskcred::kit::tools::VerdictToJson(v);
