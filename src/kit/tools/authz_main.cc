@@ -75,7 +75,9 @@ constexpr char kUsage[] = R"(usage:
 A forward-auth sidecar: reverse proxies ask it whether a request carrying a
 taskcred credential may do X-Action on X-Resource.
 
-  GET /check    headers: Authorization: Bearer <credential>, X-Resource, X-Action
+  GET /check    headers: Authorization: Bearer <credential>, X-Resource, X-Action;
+                for a credential bound to a key (cnf.jkt): Authorization: DPoP
+                <credential>, DPoP: <proof>, X-Original-Method, X-Original-URI
                 200  valid and allowed (response headers X-Taskcred-Task-Id,
                      X-Taskcred-Task, X-Taskcred-Role, X-Taskcred-Sub)
                 401  no credential, or an invalid one (WWW-Authenticate: Bearer
@@ -84,7 +86,9 @@ taskcred credential may do X-Action on X-Resource.
                      without an error code, as RFC 6750 3.1 asks)
                 403  valid, but no grant allows X-Action on X-Resource (also
                      when X-Resource or X-Action is missing: fail closed)
-                400  Authorization, X-Resource or X-Action given more than once
+                     (DPoP: WWW-Authenticate: DPoP algs=..., error="invalid_dpop_proof")
+                400  Authorization, X-Resource, X-Action, DPoP, X-Original-Method or
+                     X-Original-URI given more than once
                 503  the JWKS, the credential's status list or Vault could not
                      be had (status lists fail closed past --status-max-stale)
   Any method is accepted on /check (nginx auth_request keeps the client's).
@@ -104,6 +108,8 @@ options:
   --status-max-stale S      a status list that cannot be refreshed is used at most S seconds
                             past its ttl, then checks fail closed with 503 (default 300)
   --status-list FILE        offline: a fixed status list on disk instead of fetching
+  --external-url URL        the base URL clients address (e.g. https://files.example): a DPoP
+                            proof's htu must be it + X-Original-URI (query ignored)
   --introspect              online mode: Vault's introspect (sees revocation and use counts)
   --vault-addr ADDR         default $VAULT_ADDR
   --vault-token T           default $VAULT_TOKEN (needs update on <mount>/introspect)
@@ -166,6 +172,9 @@ struct Config {
   std::chrono::milliseconds write_timeout{10000};
   size_t max_connections = 1024;
   std::chrono::milliseconds shutdown_grace{10000};
+  // Base URL clients address (e.g. https://files.example): with the
+  // X-Original-URI header, the URL a DPoP proof's htu must name.
+  std::string external_url;
 };
 
 struct Connection {
@@ -427,17 +436,17 @@ class Server {
     const auto start = std::chrono::steady_clock::now();
     std::string resource(req[ "X-Resource"]);
     std::string action(req["X-Action"]);
-    std::string auth(req[http::field::authorization]);
-    std::string token;
-    if (auth.size() > 7 && beast::iequals(beast::string_view(auth.data(), 7), "Bearer ")) {
-      token = auth.substr(7);
-      while (!token.empty() && token.front() == ' ') token.erase(0, 1);
-      while (!token.empty() && token.back() == ' ') token.pop_back();
-    }
+    // Authorization: Bearer <credential>, or DPoP <credential> with the
+    // proof in the DPoP header (RFC 9449); the request the proof is for is
+    // X-Original-Method on --external-url + X-Original-URI.
+    const auto [scheme, token] = taskcred::kit::tools::ParseAuthorization(std::string(req[http::field::authorization]));
+    const std::string proof(req["DPoP"]);
+    const std::string method(req["X-Original-Method"]);
+    const std::string url = config_.external_url.empty() ? "" : config_.external_url + std::string(req["X-Original-URI"]);
     std::string reason;
     taskcred::kit::Verdict v;
     const char* duplicate = nullptr;
-    for (const char* name : {"Authorization", "X-Resource", "X-Action"}) {
+    for (const char* name : {"Authorization", "X-Resource", "X-Action", "DPoP", "X-Original-Method", "X-Original-URI"}) {
       if (req.count(name) > 1) duplicate = name;
     }
     if (duplicate != nullptr) {
@@ -453,7 +462,7 @@ class Server {
       res.result(http::status::forbidden);
       reason = "missing_resource_or_action";
     } else {
-      v = verifier_->Check(token, resource, action);
+      v = verifier_->Check(token, resource, action, {proof, method, url});
       reason = v.reason;
       if (v.ok) {
         res.set("X-Taskcred-Task-Id", v.claims.task_id);
@@ -464,10 +473,18 @@ class Server {
         res.result(http::status::forbidden);
       } else if (taskcred::kit::IsOperationalReason(reason)) {
         res.result(http::status::service_unavailable);
+      } else if (reason == taskcred::kit::kReasonDpopRequired || reason == taskcred::kit::kReasonDpopInvalid) {
+        res.result(http::status::unauthorized);
+        res.set(http::field::www_authenticate,
+                reason == taskcred::kit::kReasonDpopRequired
+                    ? R"(DPoP algs="EdDSA ES256 RS256")"
+                    : R"(DPoP algs="EdDSA ES256 RS256", error="invalid_dpop_proof", error_description=")" + reason +
+                          "\"");
       } else {
         res.result(http::status::unauthorized);
         res.set(http::field::www_authenticate,
-                R"(Bearer realm="taskcred", error="invalid_token", error_description=")" + reason + "\"");
+                std::string(scheme == "DPoP" ? "DPoP" : "Bearer") +
+                    R"( realm="taskcred", error="invalid_token", error_description=")" + reason + "\"");
       }
     }
     res.body() = json({{"allowed", v.ok}, {"reason", reason}}).dump();
@@ -531,7 +548,7 @@ int main(int argc, char** argv) {
     }
   }
   std::set<std::string> with_value = taskcred::kit::tools::VerifierValueFlags();
-  with_value.insert({"--listen", "--threads", "--max-header-bytes", "--max-body-bytes", "--read-timeout-ms",
+  with_value.insert({"--listen", "--external-url", "--threads", "--max-header-bytes", "--max-body-bytes", "--read-timeout-ms",
                      "--idle-timeout-ms", "--write-timeout-ms", "--shutdown-grace-ms", "--max-connections"});
   auto flags = taskcred::kit::tools::ParseFlags(argc, argv, with_value, taskcred::kit::tools::VerifierSwitches());
   if (!flags.ok()) return UsageError(flags.status().message());
@@ -577,6 +594,13 @@ int main(int argc, char** argv) {
   config.idle_timeout = std::chrono::milliseconds(idle_ms);
   config.max_connections = static_cast<size_t>(max_conns);
   config.shutdown_grace = std::chrono::milliseconds(grace_ms);
+  if (auto ext = flags->values.find("--external-url"); ext != flags->values.end()) {
+    config.external_url = ext->second;
+    while (!config.external_url.empty() && config.external_url.back() == '/') config.external_url.pop_back();
+    if (config.external_url.rfind("https://", 0) != 0 && config.external_url.rfind("http://", 0) != 0) {
+      return UsageError("--external-url must be an http(s) URL (the base clients address, e.g. https://files.example)");
+    }
+  }
 
   auto options = taskcred::kit::tools::OptionsFromFlags(*flags);
   if (!options.ok()) return UsageError(options.status().message());

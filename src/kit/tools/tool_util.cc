@@ -1,7 +1,10 @@
 #include "kit/tools/tool_util.h"
 
+#include <strings.h>
+
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 namespace taskcred::kit::tools {
 
@@ -63,6 +66,19 @@ Result<ParsedFlags> ParseFlags(int argc, char** argv, const std::set<std::string
     }
   }
   return out;
+}
+
+std::pair<std::string, std::string> ParseAuthorization(const std::string& value) {
+  for (const char* scheme : {"Bearer", "DPoP"}) {
+    const size_t n = std::strlen(scheme);
+    if (value.size() > n + 1 && value[n] == ' ' && strncasecmp(value.c_str(), scheme, n) == 0) {
+      std::string token = value.substr(n + 1);
+      while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+      while (!token.empty() && token.back() == ' ') token.pop_back();
+      return {scheme, token};
+    }
+  }
+  return {"", ""};
 }
 
 std::set<std::string> VerifierValueFlags() {

@@ -33,6 +33,10 @@ common::Result<ParsedFlags> ParseFlags(int argc, char** argv, const std::set<std
 // flags. kInvalidArgument naming the flag.
 common::Result<VerifierOptions> OptionsFromFlags(const ParsedFlags& flags);
 // Flag names OptionsFromFlags reads.
+// An Authorization header value "Bearer <token>" or "DPoP <token>" (scheme
+// case-insensitive): {"Bearer" or "DPoP", token}; {"", ""} for anything else.
+std::pair<std::string, std::string> ParseAuthorization(const std::string& value);
+
 std::set<std::string> VerifierValueFlags();
 std::set<std::string> VerifierSwitches();
 
