@@ -2,8 +2,9 @@
 // "Revocation that offline verifiers see"): the list a credential names is
 // served raw and unauthenticated, and read as a resource service would --
 // PyJWT verifies it against the JWKS and Python's zlib inflates it -- its
-// bits match each way a task ends; a second mount on the same storage (a
-// performance standby) serves what storage holds once told by InvalidateKey.
+// bits match each way a task ends; a second plugin process on the same
+// storage (a performance standby) serves what storage holds once told by
+// InvalidateKey.
 //
 // Needs python3 with PyJWT (python3-jwt); skipped without it unless
 // TASKCRED_REQUIRE_PYJWT=1 (CI), which makes that a failure.
@@ -134,10 +135,20 @@ TEST_F(PluginStatusListTest, AResourceServiceSeesEveryWayATaskEnds) {
 }
 
 TEST_F(PluginStatusListTest, AStandbyServesTheBitAfterInvalidateKey) {
+  // The standby is a second plugin process (another node) on the active
+  // node's storage, as a performance standby is.
   SharedMounts mounts = MountsOnOneStorage();
-  ASSERT_NE(mounts.standby, nullptr);
+  ASSERT_NE(mounts.active, nullptr);
   Mount& active = *mounts.active;
-  Mount& standby = *mounts.standby;
+  HostOptions options;
+  options.binary = TaskcredPluginPath();
+  auto second_host = PluginHost::Start(options);
+  ASSERT_TRUE(second_host.ok()) << second_host.status().ToString();
+  SetupOptions setup;
+  setup.storage = mounts.storage;
+  auto standby_mount = (*second_host)->Setup(setup);
+  ASSERT_TRUE(standby_mount.ok()) << standby_mount.status().ToString();
+  Mount& standby = **standby_mount;
   ASSERT_EQ(CallMount(active, "create", "roles/sb", {{"task", "t"}, {"grants", "read kv://a/b"}, {"ttl", "10m"}}, "")
                 .http_status,
             204);
@@ -158,6 +169,7 @@ TEST_F(PluginStatusListTest, AStandbyServesTheBitAfterInvalidateKey) {
   EXPECT_EQ(ReadAsAResourceService(standby, ref.list_id)["set"], json::array({ref.idx}));
   active.Cleanup();
   standby.Cleanup();
+  (void)(*second_host)->Shutdown();
 }
 
 }  // namespace
