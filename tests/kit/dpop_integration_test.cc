@@ -2,6 +2,7 @@
 // offline by the library and taskcred-verify (--dpop/--method/--url), online
 // through introspect (the engine checks the proof).
 #include <chrono>
+#include <functional>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,31 @@ TEST_F(KitDpopIntegrationTest, TheCli) {
       << "each taskcred-verify run has its own replay cache";
   EXPECT_EQ(run({"--dpop", Proof("c-2"), "--method", "PUT", "--url", kUrl + "/other"}),
             std::make_pair(1, std::string("dpop_invalid")));
+  // Every other bent proof (a replay needs one process: see the library test).
+  auto thief = *crypto::SigningKey::Generate(crypto::Algorithm::kES256);
+  auto bent = [&](const std::string& jti, const std::function<void(ProofParts&)>& bend,
+                  const crypto::SigningKey* key = nullptr) {
+    const crypto::SigningKey& k = key != nullptr ? *key : holder_;
+    ProofParts p = GoodProof(k, "PUT", kUrl, cred_, Now(), jti);
+    if (bend) bend(p);
+    return SignProof(k, p);
+  };
+  const std::vector<std::pair<const char*, std::string>> refused = {
+      {"thief", bent("c-3", nullptr, &thief)},
+      {"method", bent("c-4", [](ProofParts& p) { p.claims["htm"] = "GET"; })},
+      {"stale", bent("c-5", [](ProofParts& p) { p.claims["iat"] = Now() - 300; })},
+      {"future", bent("c-6", [](ProofParts& p) { p.claims["iat"] = Now() + 300; })},
+      {"no ath", bent("c-7", [](ProofParts& p) { p.claims.erase("ath"); })},
+      {"another credential", bent("c-8", [](ProofParts& p) {
+         p.claims["ath"] = crypto::Base64UrlEncode(crypto::Sha256("another credential"));
+       })},
+      {"none", bent("c-9", [](ProofParts& p) { p.header["alg"] = "none"; })},
+      {"HS256", bent("c-10", [](ProofParts& p) { p.header["alg"] = "HS256"; })},
+  };
+  for (const auto& [name, p] : refused) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(run({"--dpop", p, "--method", "PUT", "--url", kUrl}), std::make_pair(1, std::string("dpop_invalid")));
+  }
   RunResult partial = RunTool(VerifyPath(), {"--jwks", m_->front->jwks_url(), "--issuer", kIssuer, "--audience",
                                              kAudience, "--dpop", proof, cred_});
   EXPECT_EQ(partial.exit_code, 2) << partial.out << partial.err;
