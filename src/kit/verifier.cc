@@ -11,6 +11,7 @@
 
 #include "crypto/jwt.h"
 #include "kit/http_client.h"
+#include "kit/jwks_source.h"
 #include "kit/holder_check.h"
 #include "kit/status_lists.h"
 
@@ -24,7 +25,6 @@ using TimePoint = std::chrono::system_clock::time_point;
 
 namespace {
 
-constexpr size_t kMaxJwksFileBytes = 1024 * 1024;
 // Without any cached JWKS, failed fetches are retried at most this often.
 constexpr std::chrono::seconds kColdRetryInterval{5};
 
@@ -34,60 +34,6 @@ Verdict Refuse(std::string_view reason, std::string detail) {
   v.reason = std::string(reason);
   v.detail = std::move(detail);
   return v;
-}
-
-Status CheckJwksShape(const json& jwks) {
-  if (!jwks.is_object() || !jwks.contains("keys") || !jwks["keys"].is_array()) {
-    return Status::InvalidArgument("JWKS must be a JSON object with a \"keys\" array");
-  }
-  return Status::Ok();
-}
-
-// The engine serves the JWKS raw; a Vault-enveloped {"data":{"keys":[..]}}
-// (e.g. saved from `vault read -format=json`) is accepted as well.
-Result<json> NormalizeJwks(json doc) {
-  if (doc.is_object() && !doc.contains("keys") && doc.contains("data") && doc["data"].is_object()) {
-    doc = doc["data"];
-  }
-  TC_RETURN_IF_ERROR(CheckJwksShape(doc));
-  return doc;
-}
-
-Result<json> ReadJwksFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read JWKS file " + path);
-  std::string text;
-  char buf[8192];
-  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxJwksFileBytes) return Status::InvalidArgument("JWKS file " + path + " is larger than 1 MiB");
-  }
-  json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded()) return Status::InvalidArgument("JWKS file " + path + " is not JSON");
-  auto normalized = NormalizeJwks(std::move(doc));
-  if (!normalized.ok()) return normalized.status().WithContext("JWKS file " + path);
-  return normalized;
-}
-
-Result<json> FetchJwksUrl(const std::string& url, const HttpOptions& http) {
-  TC_ASSIGN_OR_RETURN(HttpResponse res, HttpCall("GET", url, {{"Accept", "application/json"}}, "", http));
-  if (res.status != 200) {
-    return Status::Unavailable("JWKS URL answered HTTP " + std::to_string(res.status));
-  }
-  json doc = json::parse(res.body, nullptr, false);
-  if (doc.is_discarded()) return Status::Unavailable("JWKS URL did not answer JSON");
-  auto normalized = NormalizeJwks(std::move(doc));
-  if (!normalized.ok()) return Status::Unavailable("JWKS URL: " + normalized.status().message());
-  return normalized;
-}
-
-bool JwksHasKid(const json& jwks, std::string_view kid) {
-  for (const auto& k : jwks["keys"]) {
-    if (k.is_object() && k.contains("kid") && k["kid"].is_string() && k["kid"].get_ref<const std::string&>() == kid) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // A NumericDate (RFC 7519 §2): a JSON number of seconds; fractions are
@@ -221,6 +167,16 @@ struct Verifier::State {
     std::lock_guard lock(mu);
     if (jwks) return jwks;  // a failed refresh keeps the previous keys
     return s;
+  }
+
+  // The JWKS to check a token signed by `kid` with: the current one,
+  // refetched once (subject to the interval) when it lacks that kid; the
+  // caller sees whether it has it now. Non-OK when no JWKS can be had.
+  Result<std::shared_ptr<const json>> KeysFor(TimePoint now, std::string_view kid) {
+    TC_ASSIGN_OR_RETURN(std::shared_ptr<const json> current, Current(now));
+    if (JwksHasKid(*current, kid)) return current;
+    std::shared_ptr<const json> again = RefetchForKid(now, kid);
+    return again ? again : current;
   }
 
   // After an unknown kid: refetch unless the interval forbids it. Returns
@@ -357,14 +313,10 @@ Verdict Verifier::VerifyOffline(std::string_view token, const DpopRequest& dpop)
   const std::string kid = header["kid"].get<std::string>();
 
   const TimePoint now_tp = st.Now();
-  auto current = st.Current(now_tp);
-  if (!current.ok()) return Refuse(kReasonJwksUnavailable, current.status().message());
-  std::shared_ptr<const json> jwks = *current;
-  if (!JwksHasKid(*jwks, kid)) {
-    jwks = st.RefetchForKid(now_tp, kid);
-    if (!jwks || !JwksHasKid(*jwks, kid)) return Refuse(kReasonUnknownKid, "no key with this kid in the JWKS");
-  }
-  Status sig = crypto::VerifyJwtSignature(*decoded, *jwks);
+  auto keys = st.KeysFor(now_tp, kid);
+  if (!keys.ok()) return Refuse(kReasonJwksUnavailable, keys.status().message());
+  if (!JwksHasKid(**keys, kid)) return Refuse(kReasonUnknownKid, "no key with this kid in the JWKS");
+  Status sig = crypto::VerifyJwtSignature(*decoded, **keys);
   if (!sig.ok()) {
     if (sig.kind() == ErrorKind::kPermissionDenied) return Refuse(kReasonBadSignature, sig.message());
     return Refuse(kReasonJwksUnavailable, sig.message());
@@ -404,14 +356,9 @@ Verdict Verifier::VerifyOffline(std::string_view token, const DpopRequest& dpop)
   if (st.status) {
     // The list is signed by the same mount: checked with the same keys.
     auto verify_list = [&st, now_tp](const crypto::DecodedJwt& list) -> Status {
-      auto id = crypto::JwtKeyIdOf(list);
-      if (!id.ok()) return id.status();
-      auto keys = st.Current(now_tp);
-      if (!keys.ok()) return keys.status();
-      std::shared_ptr<const json> with_kid = *keys;
-      if (!JwksHasKid(*with_kid, id->kid)) with_kid = st.RefetchForKid(now_tp, id->kid);
-      if (!with_kid) return Status::PermissionDenied("no JWKS");
-      return crypto::VerifyJwtSignature(list, *with_kid);
+      TC_ASSIGN_OR_RETURN(crypto::JwtKeyId id, crypto::JwtKeyIdOf(list));
+      TC_ASSIGN_OR_RETURN(std::shared_ptr<const json> list_keys, st.KeysFor(now_tp, id.kid));
+      return crypto::VerifyJwtSignature(list, *list_keys);
     };
     StatusLists::Finding f = st.status->Check(c, now_tp, verify_list);
     if (!f.reason.empty()) return Refuse(f.reason, std::move(f.detail));

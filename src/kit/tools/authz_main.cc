@@ -57,6 +57,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "kit/tools/authz_check.h"
+#include "kit/tools/authz_config.h"
 #include "kit/tools/tool_util.h"
 #include "kit/verifier.h"
 
@@ -67,76 +69,6 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using nlohmann::json;
-
-constexpr char kUsage[] = R"(usage:
-  taskcred-authz --listen 127.0.0.1:PORT --jwks URL|FILE --issuer ISSUER --audience AUDIENCE [options]
-  taskcred-authz --listen 127.0.0.1:PORT --introspect [--vault-addr ADDR] [--vault-token T] [options]
-
-A forward-auth sidecar: reverse proxies ask it whether a request carrying a
-taskcred credential may do X-Action on X-Resource.
-
-  GET /check    headers: Authorization: Bearer <credential>, X-Resource, X-Action;
-                for a credential bound to a key (cnf.jkt): Authorization: DPoP
-                <credential>, DPoP: <proof>, X-Original-Method, X-Original-URI
-                200  valid and allowed (response headers X-Taskcred-Task-Id,
-                     X-Taskcred-Task, X-Taskcred-Role, X-Taskcred-Sub)
-                401  no credential, or an invalid one (WWW-Authenticate: Bearer
-                     error="invalid_token", error_description="<reason>")
-                     (no credential: WWW-Authenticate: Bearer realm="taskcred",
-                     without an error code, as RFC 6750 3.1 asks)
-                403  valid, but no grant allows X-Action on X-Resource (also
-                     when X-Resource or X-Action is missing: fail closed)
-                     (DPoP: WWW-Authenticate: DPoP algs=..., error="invalid_dpop_proof")
-                400  Authorization, X-Resource, X-Action, DPoP, X-Original-Method or
-                     X-Original-URI given more than once
-                503  the JWKS, the credential's status list or Vault could not
-                     be had (status lists fail closed past --status-max-stale)
-  Any method is accepted on /check (nginx auth_request keeps the client's).
-  GET /healthz  200 {"status":"ok"}
-
-options:
-  --listen HOST:PORT        address to listen on (required; port 0 = any free port,
-                            the bound address is logged as {"msg":"listening","addr":...})
-  --jwks URL|FILE           offline mode: the mount's JWKS (e.g. $VAULT_ADDR/v1/taskcred/jwks)
-  --issuer ISSUER           expected iss (required offline; checked online when given)
-  --audience AUDIENCE       expected audience (required offline; checked online when given)
-  --leeway SECONDS          clock skew for exp/nbf/iat, 0..300 (default 30)
-  --min-refetch-interval S  unknown kid refetches the JWKS at most every S seconds (default 60)
-  --no-status-list          offline: do not check the Token Status List a credential names
-                            (by default it is fetched from under ISSUER, verified against the
-                            JWKS and cached for its ttl; a set bit answers 401 "revoked")
-  --status-max-stale S      a status list that cannot be refreshed is used at most S seconds
-                            past its ttl, then checks fail closed with 503 (default 300)
-  --status-list FILE        offline: a fixed status list on disk instead of fetching
-  --external-url URL        the base URL clients address (e.g. https://files.example): a DPoP
-                            proof's htu must be it + X-Original-URI (query ignored)
-  --introspect              online mode: Vault's introspect (sees revocation and use counts)
-  --vault-addr ADDR         default $VAULT_ADDR
-  --vault-token T           default $VAULT_TOKEN (needs update on <mount>/introspect)
-  --namespace NS            default $VAULT_NAMESPACE
-  --mount PATH              the taskcred mount (default taskcred)
-  --consume                 every allowed check spends one use (online mode)
-  --ca-file FILE            CA bundle for https (default $VAULT_CACERT, else the system store)
-  --insecure-skip-verify    do not verify TLS certificates (testing only)
-  --timeout-ms N            timeout of JWKS/Vault requests (default 5000)
-  --threads N               io threads (default 4)
-  --max-header-bytes N      request line + headers limit (default 32768; larger: 431)
-  --max-body-bytes N        request body limit (default 16384; larger: 413)
-  --read-timeout-ms N       a request must arrive completely within N ms: of connecting
-                            (first request) or of its first byte (default 10000)
-  --idle-timeout-ms N       a keep-alive connection may wait N ms for its next request
-                            (default 60000)
-  --write-timeout-ms N      a response must be written within N ms (default 10000)
-  --max-connections N       open connections at most (default 1024; more: 503 + close)
-  --shutdown-grace-ms N     on SIGTERM/SIGINT, in-flight requests get N ms (default 10000);
-                            a second signal stops at once
-  -h, --help                this text
-
-Logs: one JSON object per line on stderr; one per decision ("@message":
-"decision") with decision (allow|deny|error), status, reason, resource,
-action, task_id (the credential's jti), task, role, remote, duration_ms.
-Credentials are never logged.
-)";
 
 std::mutex g_log_mu;
 
@@ -161,22 +93,6 @@ void Log(const std::string& level, const std::string& msg, json fields = json::o
   std::fflush(stderr);
 }
 
-struct Config {
-  std::string host;
-  std::string port;
-  int threads = 4;
-  size_t max_header_bytes = 32 * 1024;
-  size_t max_body_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{10000};
-  std::chrono::milliseconds idle_timeout{60000};
-  std::chrono::milliseconds write_timeout{10000};
-  size_t max_connections = 1024;
-  std::chrono::milliseconds shutdown_grace{10000};
-  // Base URL clients address (e.g. https://files.example): with the
-  // X-Original-URI header, the URL a DPoP proof's htu must name.
-  std::string external_url;
-};
-
 struct Connection {
   explicit Connection(tcp::socket s) : stream(std::move(s)) {}
   beast::tcp_stream stream;
@@ -185,7 +101,7 @@ struct Connection {
 
 class Server {
  public:
-  Server(Config config, std::unique_ptr<taskcred::kit::Verifier> verifier)
+  Server(taskcred::kit::tools::AuthzConfig config, std::unique_ptr<taskcred::kit::Verifier> verifier)
       : config_(std::move(config)), verifier_(std::move(verifier)), io_(config_.threads), acceptor_(asio::make_strand(io_)) {}
 
   int Run() {
@@ -434,58 +350,25 @@ class Server {
       return res;
     }
     const auto start = std::chrono::steady_clock::now();
-    std::string resource(req[ "X-Resource"]);
-    std::string action(req["X-Action"]);
-    // Authorization: Bearer <credential>, or DPoP <credential> with the
-    // proof in the DPoP header (RFC 9449); the request the proof is for is
-    // X-Original-Method on --external-url + X-Original-URI.
-    const auto [scheme, token] = taskcred::kit::tools::ParseAuthorization(std::string(req[http::field::authorization]));
-    const std::string proof(req["DPoP"]);
-    const std::string method(req["X-Original-Method"]);
-    const std::string url = config_.external_url.empty() ? "" : config_.external_url + std::string(req["X-Original-URI"]);
-    std::string reason;
-    taskcred::kit::Verdict v;
-    const char* duplicate = nullptr;
-    for (const char* name : {"Authorization", "X-Resource", "X-Action", "DPoP", "X-Original-Method", "X-Original-URI"}) {
-      if (req.count(name) > 1) duplicate = name;
+    auto header = [&req](const char* name) { return std::string(req[name]); };
+    taskcred::kit::tools::CheckRequest check{header("Authorization"), header("X-Resource"),
+                                             header("X-Action"),      header("DPoP"),
+                                             header("X-Original-Method"), header("X-Original-URI"), ""};
+    for (const char* name : taskcred::kit::tools::kCheckHeaders) {
+      if (req.count(name) > 1) check.duplicate = name;
     }
-    if (duplicate != nullptr) {
-      // Two values would be two answers to one question; refuse to pick.
-      res.result(http::status::bad_request);
-      reason = std::string("duplicate_header:") + duplicate;
-    } else if (token.empty()) {
-      res.result(http::status::unauthorized);
-      res.set(http::field::www_authenticate, R"(Bearer realm="taskcred")");
-      reason = "missing_credential";
-    } else if (resource.empty() || action.empty()) {
-      // Refuse without looking at the credential (and without spending a use).
-      res.result(http::status::forbidden);
-      reason = "missing_resource_or_action";
-    } else {
-      v = verifier_->Check(token, resource, action, {proof, method, url});
-      reason = v.reason;
-      if (v.ok) {
-        res.set("X-Taskcred-Task-Id", v.claims.task_id);
-        res.set("X-Taskcred-Task", v.claims.task);
-        res.set("X-Taskcred-Role", v.claims.role);
-        res.set("X-Taskcred-Sub", v.claims.sub);
-      } else if (reason == taskcred::kit::kReasonNotAllowed) {
-        res.result(http::status::forbidden);
-      } else if (taskcred::kit::IsOperationalReason(reason)) {
-        res.result(http::status::service_unavailable);
-      } else if (reason == taskcred::kit::kReasonDpopRequired || reason == taskcred::kit::kReasonDpopInvalid) {
-        res.result(http::status::unauthorized);
-        res.set(http::field::www_authenticate,
-                reason == taskcred::kit::kReasonDpopRequired
-                    ? R"(DPoP algs="EdDSA ES256 RS256")"
-                    : R"(DPoP algs="EdDSA ES256 RS256", error="invalid_dpop_proof", error_description=")" + reason +
-                          "\"");
-      } else {
-        res.result(http::status::unauthorized);
-        res.set(http::field::www_authenticate,
-                std::string(scheme == "DPoP" ? "DPoP" : "Bearer") +
-                    R"( realm="taskcred", error="invalid_token", error_description=")" + reason + "\"");
-      }
+    taskcred::kit::tools::CheckAnswer answer = DecideCheck(*verifier_, check, config_.external_url);
+    const taskcred::kit::Verdict& v = answer.verdict;
+    const std::string& reason = answer.reason;
+    const std::string& resource = check.resource;
+    const std::string& action = check.action;
+    res.result(static_cast<http::status>(answer.status));
+    if (!answer.www_authenticate.empty()) res.set(http::field::www_authenticate, answer.www_authenticate);
+    if (v.ok) {
+      res.set("X-Taskcred-Task-Id", v.claims.task_id);
+      res.set("X-Taskcred-Task", v.claims.task);
+      res.set("X-Taskcred-Role", v.claims.role);
+      res.set("X-Taskcred-Sub", v.claims.sub);
     }
     res.body() = json({{"allowed", v.ok}, {"reason", reason}}).dump();
     auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
@@ -503,7 +386,7 @@ class Server {
     return res;
   }
 
-  Config config_;
+  taskcred::kit::tools::AuthzConfig config_;
   std::unique_ptr<taskcred::kit::Verifier> verifier_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
@@ -517,21 +400,6 @@ class Server {
   std::map<uint64_t, std::shared_ptr<Connection>> conns_;
 };
 
-bool ParsePositive(const std::map<std::string, std::string>& values, const std::string& flag, long lo, long hi,
-                   long* out, std::string* error) {
-  auto it = values.find(flag);
-  if (it == values.end()) return true;
-  char* end = nullptr;
-  errno = 0;
-  long v = std::strtol(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != '\0' || errno != 0 || v < lo || v > hi) {
-    *error = flag + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
-    return false;
-  }
-  *out = v;
-  return true;
-}
-
 int UsageError(const std::string& message) {
   std::cerr << "taskcred-authz: " << message << "\n(run taskcred-authz --help for usage)\n";
   return 2;
@@ -543,64 +411,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
+      std::cout << taskcred::kit::tools::kAuthzUsage;
       return 0;
     }
   }
-  std::set<std::string> with_value = taskcred::kit::tools::VerifierValueFlags();
-  with_value.insert({"--listen", "--external-url", "--threads", "--max-header-bytes", "--max-body-bytes", "--read-timeout-ms",
-                     "--idle-timeout-ms", "--write-timeout-ms", "--shutdown-grace-ms", "--max-connections"});
-  auto flags = taskcred::kit::tools::ParseFlags(argc, argv, with_value, taskcred::kit::tools::VerifierSwitches());
+  auto flags = taskcred::kit::tools::ParseFlags(argc, argv, taskcred::kit::tools::AuthzValueFlags(),
+                                                taskcred::kit::tools::VerifierSwitches());
   if (!flags.ok()) return UsageError(flags.status().message());
   if (!flags->positional.empty()) return UsageError("unexpected argument " + flags->positional[0]);
-
-  Config config;
-  auto listen = flags->values.find("--listen");
-  if (listen == flags->values.end()) return UsageError("--listen HOST:PORT is required");
-  {
-    const std::string& l = listen->second;
-    size_t colon = l.rfind(':');
-    if (colon == std::string::npos || colon == 0) return UsageError("--listen must be HOST:PORT");
-    config.host = l.substr(0, colon);
-    if (config.host.size() > 2 && config.host.front() == '[' && config.host.back() == ']') {
-      config.host = config.host.substr(1, config.host.size() - 2);
-    }
-    config.port = l.substr(colon + 1);
-    if (config.port.empty() || config.port.size() > 5 ||
-        config.port.find_first_not_of("0123456789") != std::string::npos || std::stoul(config.port) > 65535) {
-      return UsageError("--listen port must be a number from 0 to 65535");
-    }
-  }
-  std::string error;
-  long threads = config.threads, max_header = static_cast<long>(config.max_header_bytes),
-       max_body = static_cast<long>(config.max_body_bytes), read_ms = config.read_timeout.count(),
-       write_ms = config.write_timeout.count(), grace_ms = config.shutdown_grace.count(),
-       idle_ms = config.idle_timeout.count(), max_conns = static_cast<long>(config.max_connections);
-  if (!ParsePositive(flags->values, "--threads", 1, 64, &threads, &error) ||
-      !ParsePositive(flags->values, "--max-header-bytes", 1024, 1 << 20, &max_header, &error) ||
-      !ParsePositive(flags->values, "--max-body-bytes", 0, 1 << 20, &max_body, &error) ||
-      !ParsePositive(flags->values, "--read-timeout-ms", 1, 3600000, &read_ms, &error) ||
-      !ParsePositive(flags->values, "--idle-timeout-ms", 1, 3600000, &idle_ms, &error) ||
-      !ParsePositive(flags->values, "--write-timeout-ms", 1, 3600000, &write_ms, &error) ||
-      !ParsePositive(flags->values, "--max-connections", 1, 1000000, &max_conns, &error) ||
-      !ParsePositive(flags->values, "--shutdown-grace-ms", 0, 3600000, &grace_ms, &error)) {
-    return UsageError(error);
-  }
-  config.threads = static_cast<int>(threads);
-  config.max_header_bytes = static_cast<size_t>(max_header);
-  config.max_body_bytes = static_cast<size_t>(max_body);
-  config.read_timeout = std::chrono::milliseconds(read_ms);
-  config.write_timeout = std::chrono::milliseconds(write_ms);
-  config.idle_timeout = std::chrono::milliseconds(idle_ms);
-  config.max_connections = static_cast<size_t>(max_conns);
-  config.shutdown_grace = std::chrono::milliseconds(grace_ms);
-  if (auto ext = flags->values.find("--external-url"); ext != flags->values.end()) {
-    config.external_url = ext->second;
-    while (!config.external_url.empty() && config.external_url.back() == '/') config.external_url.pop_back();
-    if (config.external_url.rfind("https://", 0) != 0 && config.external_url.rfind("http://", 0) != 0) {
-      return UsageError("--external-url must be an http(s) URL (the base clients address, e.g. https://files.example)");
-    }
-  }
+  auto config = taskcred::kit::tools::AuthzConfigFromFlags(*flags);
+  if (!config.ok()) return UsageError(config.status().message());
 
   auto options = taskcred::kit::tools::OptionsFromFlags(*flags);
   if (!options.ok()) return UsageError(options.status().message());
@@ -613,6 +433,6 @@ int main(int argc, char** argv) {
     if (!s.ok()) Log("warn", "initial JWKS fetch failed", {{"error", s.message()}});
   }
   ::signal(SIGPIPE, SIG_IGN);
-  Server server(std::move(config), std::move(verifier).value());
+  Server server(std::move(config).value(), std::move(verifier).value());
   return server.Run();
 }
