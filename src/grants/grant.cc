@@ -134,6 +134,50 @@ bool Allows(const std::vector<Grant>& grants, std::string_view resource, std::st
   return false;
 }
 
+bool PatternCovers(std::string_view parent, std::string_view child) {
+  auto p = ParseResource(parent, ResourceKind::kGrant);
+  auto c = ParseResource(child, ResourceKind::kGrant);
+  if (!p.ok() || !c.ok()) return false;
+  if (p->scheme != c->scheme || p->authority != c->authority) return false;
+  const auto& ps = p->segments;
+  const auto& cs = c->segments;
+  bool parent_rest = !ps.empty() && ps.back() == "**";
+  bool child_rest = !cs.empty() && cs.back() == "**";
+  // The lengths the child matches must all be lengths the parent matches:
+  // exactly |cs| (or |cs| and more with "**") within exactly |ps| (or more).
+  if (parent_rest ? cs.size() < ps.size() : (child_rest || cs.size() != ps.size())) return false;
+  size_t fixed = parent_rest ? ps.size() - 1 : ps.size();
+  for (size_t i = 0; i < fixed; ++i) {
+    // (A child "**" cannot stand here: the length rule above put it at or
+    // after the parent's "**", and "*" never covers it.)
+    if (ps[i] == "*") continue;
+    if (cs[i] != ps[i]) return false;  // a literal is covered only by itself
+  }
+  return true;  // positions from `fixed` on fall under the parent's "**"
+}
+
+Status CheckNarrower(const std::vector<Grant>& parent, const std::vector<Grant>& child) {
+  if (child.empty()) return Status::InvalidArgument("grants: at least one grant is required");
+  if (child.size() > kMaxGrants) return Status::InvalidArgument("grants: at most 100 grants");
+  for (size_t i = 0; i < child.size(); ++i) {
+    const Grant& c = child[i];
+    std::string where = "grants[" + std::to_string(i) + "]: ";
+    if (Status s = ValidateGrant(c); !s.ok()) return Status::InvalidArgument(where + s.message());
+    for (const std::string& action : c.actions) {
+      bool covered = std::any_of(parent.begin(), parent.end(), [&](const Grant& p) {
+        return std::find(p.actions.begin(), p.actions.end(), action) != p.actions.end() &&
+               ValidateActions(p.actions).ok() && PatternCovers(p.resource, c.resource);
+      });
+      if (!covered) {
+        return Status::InvalidArgument(where + Quote(action) + " on " + Quote(c.resource) +
+                                       " is not covered by any grant of the parent credential (a delegated grant "
+                                       "must name a subset of one parent grant's actions and resources)");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Grant> ParseGrantShorthand(std::string_view text) {
   auto fail = [&](std::string_view rule) {
     return Status::InvalidArgument("grant " + Quote(text) + ": " + std::string(rule));

@@ -95,6 +95,25 @@ bool MatchesResource(std::string_view pattern, std::string_view resource);
 // and actions are never allowed.
 bool Allows(const std::vector<Grant>& grants, std::string_view resource, std::string_view action);
 
+// ---- Narrowing (delegation) ----
+
+// True iff every concrete resource `child` (a grant pattern) matches is also
+// matched by `parent` (a grant pattern): same scheme and authority, and
+// position by position a parent literal is met by the same literal, a parent
+// "*" by any one segment ("*" or a literal), and a final parent "**" by one
+// or more of anything. So "*" never covers "**", and "s3://b/db1" never
+// covers "s3://b/db10". False whenever either side is invalid.
+bool PatternCovers(std::string_view parent, std::string_view child);
+
+// Checks that `child` (rendered grants, as a delegation asks for them)
+// allows nothing `parent` does not: for every child grant and each of its
+// actions, some valid parent grant lists that action and PatternCovers the
+// child's resource. 1 to kMaxGrants child grants, each ValidateGrant. The
+// first failure is kInvalidArgument naming the child grant and the rule:
+// `grants[1]: "write" on "s3://b/x/**" is not covered by any grant of the
+// parent credential`.
+common::Status CheckNarrower(const std::vector<Grant>& parent, const std::vector<Grant>& child);
+
 // ---- Parsing and serialisation ----
 
 // "ACTION[,ACTION] RESOURCE", exactly one space between the two parts, no
