@@ -31,6 +31,10 @@ common::Status Services::Periodic(logical::Storage& storage) {
   for (const auto& kid : change.pruned_kids) logger.Info("retired signing key pruned", {{"kid", kid}});
   TC_ASSIGN_OR_RETURN(TidyCounts counts, TidyTasks(storage, now));
   if (counts.tasks_deleted > 0) logger.Debug("periodic tidy", {{"tasks_deleted", counts.tasks_deleted}});
+  TC_ASSIGN_OR_RETURN(SweepCounts swept, live.Sweep(storage));
+  if (swept.lapsed > 0) {
+    logger.Info("tasks ended: heartbeat missed", {{"tasks", swept.lapsed}});
+  }
   return common::Status::Ok();
 }
 
@@ -54,12 +58,37 @@ common::Result<TidyCounts> Services::TidyTasks(logical::Storage& storage, int64_
   return counts;
 }
 
-common::Status Services::StatusOnEnd(logical::Storage& storage, const TaskRecord& record) {
-  if (record.status_list.empty()) return common::Status::Ok();
-  if (record.status_idx < 0 || record.status_idx >= StatusStore::kListSlots) {
+namespace {
+
+common::Status SetStatusBit(StatusStore& status, logical::Storage& storage, const std::string& list, int64_t idx) {
+  if (list.empty()) return common::Status::Ok();
+  if (idx < 0 || idx >= StatusStore::kListSlots) {
     return common::Status::Internal("task record has an invalid status index");
   }
-  return status.Invalidate(storage, {record.status_list, static_cast<uint32_t>(record.status_idx)});
+  return status.Invalidate(storage, {list, static_cast<uint32_t>(idx)});
+}
+
+}  // namespace
+
+common::Status Services::OnTaskEnd(logical::Storage& storage, const TaskRecord& record) {
+  TC_RETURN_IF_ERROR(SetStatusBit(status, storage, record.status_list, record.status_idx));
+  TC_RETURN_IF_ERROR(EndDescendants(storage, record.children, 1));
+  return live.Ended(storage, record);
+}
+
+common::Status Services::EndDescendants(logical::Storage& storage, const std::vector<TaskRecord::Child>& children,
+                                        int64_t depth) {
+  if (depth > kMaxDelegationDepth) return common::Status::Ok();  // (records never chain deeper)
+  for (const TaskRecord::Child& child : children) {
+    TC_RETURN_IF_ERROR(SetStatusBit(status, storage, child.status_list, child.status_idx));
+    // Peek: this runs under the ended task's lock, and a child's lock may be
+    // the same stripe. A child not written yet has no children of its own.
+    TC_ASSIGN_OR_RETURN(TaskStore::RecordPtr record, tasks.Peek(storage, child.task_id));
+    if (record && !record->children.empty()) {
+      TC_RETURN_IF_ERROR(EndDescendants(storage, record->children, depth + 1));
+    }
+  }
+  return common::Status::Ok();
 }
 
 void Services::Invalidate(std::string_view key) {
@@ -67,6 +96,8 @@ void Services::Invalidate(std::string_view key) {
     config.Invalidate();
   } else if (key == kKeyRingKey) {
     keys.Invalidate();
+  } else if (key.starts_with(kLivePrefix)) {
+    live.InvalidateKey(key);
   } else if (key.starts_with(kStatusPrefix)) {
     status.InvalidateKey(key);
   } else if (key.substr(0, kRolePrefix.size()) == kRolePrefix) {
@@ -103,7 +134,8 @@ common::Result<std::unique_ptr<framework::Backend>> NewBackend(const logical::Ba
   framework::BackendSpec spec;
   spec.help = kBackendHelp;
   spec.paths = framework::PathAppend({ConfigPaths(s), KeyPaths(s), RolePaths(s), CredsPaths(s),
-                                      IntrospectPaths(s), TaskPaths(s), TidyPaths(s), StatusPaths(s)});
+                                      IntrospectPaths(s), TaskPaths(s), TidyPaths(s), StatusPaths(s),
+                                      DelegatePaths(s), HeartbeatPaths(s)});
   spec.secrets = {CredentialSecret(s)};
   // status/* covers status/<list_id> and the status/ list (list ids are in
   // every credential that names them).

@@ -32,6 +32,10 @@ inline constexpr std::string_view kFieldBinding = "binding";
 // binding values
 inline constexpr std::string_view kBindingNone = "none";
 inline constexpr std::string_view kBindingDpop = "dpop";
+inline constexpr std::string_view kFieldMaxDelegationDepth = "max_delegation_depth";
+inline constexpr std::string_view kFieldMaxLiveTasks = "max_live_tasks";
+inline constexpr std::string_view kFieldUniqueInstance = "unique_instance";
+inline constexpr std::string_view kFieldHeartbeatTtl = "heartbeat_ttl";
 
 // creds
 inline constexpr std::string_view kFieldRole = "role";

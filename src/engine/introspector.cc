@@ -106,6 +106,7 @@ nlohmann::json Introspector::ActiveAnswer(const TaskRecord& r, const ConfigEntry
   if (r.max_uses > 0) j["uses_remaining"] = std::max<int64_t>(0, r.max_uses - r.uses);
   if (!r.instance.empty()) j["instance"] = r.instance;
   if (!r.cnf_jkt.empty()) j["cnf"] = {{"jkt", r.cnf_jkt}};
+  if (!r.ancestors.empty()) j["act"] = ActClaim(r.ancestors);
   return j;
 }
 
@@ -131,6 +132,12 @@ Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const
   nlohmann::json answer = Inactive();
   auto evaluate = [&](std::optional<TaskRecord>& record) -> Result<bool> {
     if (!record || !Matches(*claim, *record) || !record->IsActive(now)) return false;
+    if (!record->ancestors.empty()) {
+      // Under this task's lock: the ancestors are peeked at, never locked
+      // (their stripe may be this one).
+      TC_ASSIGN_OR_RETURN(bool chain, AncestorsActive(storage, *record, now, /*peek=*/true));
+      if (!chain) return false;
+    }
     if (!HolderProven(*record, in, now)) return false;
     std::optional<bool> allowed;
     if (check) allowed = grants::Allows(record->grants, *in.resource, *in.action);
@@ -149,10 +156,35 @@ Result<nlohmann::json> Introspector::Introspect(logical::Storage& storage, const
     TC_ASSIGN_OR_RETURN(TaskStore::RecordPtr shared, tasks_.GetShared(storage, claim->task_id));
     if (!shared || !Matches(*claim, *shared) || !shared->IsActive(now)) return Inactive();
     if (!HolderProven(*shared, in, now)) return Inactive();
+    if (!shared->ancestors.empty()) {
+      TC_ASSIGN_OR_RETURN(bool chain, AncestorsActive(storage, *shared, now));
+      if (!chain) return Inactive();
+    }
     answer = ActiveAnswer(*shared, config);
     if (check) answer["allowed"] = grants::Allows(shared->grants, *in.resource, *in.action);
   }
   return answer;
+}
+
+Result<bool> Introspector::AncestorsActive(logical::Storage& storage, const TaskRecord& record, int64_t now,
+                                           bool peek) {
+  for (const std::string& id : record.ancestors) {
+    TC_ASSIGN_OR_RETURN(TaskStore::RecordPtr ancestor, peek ? tasks_.Peek(storage, id) : tasks_.GetShared(storage, id));
+    if (!ancestor || !ancestor->IsActive(now)) return false;
+  }
+  return true;
+}
+
+Result<TaskStore::RecordPtr> Introspector::Authenticate(logical::Storage& storage, const IntrospectInput& in) {
+  std::optional<ConfigEntry> config;  // (not needed here)
+  TC_ASSIGN_OR_RETURN(std::optional<Claim> claim, Verify(storage, in.token, config));
+  if (!claim) return TaskStore::RecordPtr();
+  TC_ASSIGN_OR_RETURN(TaskStore::RecordPtr record, tasks_.GetShared(storage, claim->task_id));
+  int64_t now = UnixSeconds(clock_());
+  if (!record || !Matches(*claim, *record) || !record->IsActive(now)) return TaskStore::RecordPtr();
+  TC_ASSIGN_OR_RETURN(bool chain, AncestorsActive(storage, *record, now));
+  if (!chain || !HolderProven(*record, in, now)) return TaskStore::RecordPtr();
+  return record;
 }
 
 Result<bool> Introspector::Release(logical::Storage& storage, std::string_view token) {

@@ -5,8 +5,9 @@
 // the mount's JWKS, whose iss is the configured issuer, whose exp/nbf hold
 // and whose jti names a JWT task record signed by that kid; or an opaque
 // token whose task record holds its SHA-256 (compared in constant time).
-// It is *active* when also its record is not revoked, released, spent or
-// past expires_at. Every inactive case answers {"active": false} alone.
+// It is *active* when also its record is not revoked, released, spent,
+// lapsed (a missed heartbeat) or past expires_at, and, for a delegated task,
+// every ancestor is active too. Every inactive case answers {"active": false} alone.
 // Safe for concurrent use.
 #pragma once
 
@@ -56,6 +57,18 @@ class Introspector {
   // Marks the task of an authentic token released (idempotent). Returns
   // whether the token was authentic; the path does not reveal it.
   common::Result<bool> Release(logical::Storage& storage, std::string_view token);
+
+  // The record of `in.token` when Introspect would call it active: authentic,
+  // active with every ancestor active, and proven by in.dpop_proof when
+  // bound (a proof's jti is spent). nullptr otherwise. For delegate and
+  // heartbeat, which act for the holder.
+  common::Result<TaskStore::RecordPtr> Authenticate(logical::Storage& storage, const IntrospectInput& in);
+
+  // True when every ancestor of `record` (a delegated task) is active at
+  // `now`: a parent that ended takes its descendants with it. `peek`: read
+  // them with TaskStore::Peek (no lock), as a caller holding a task's lock must.
+  common::Result<bool> AncestorsActive(logical::Storage& storage, const TaskRecord& record, int64_t now,
+                                       bool peek = false);
 
  private:
   // What a token claims before its task record is read: the task it names

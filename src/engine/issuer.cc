@@ -27,6 +27,11 @@ nlohmann::json Issued::ResponseData() const {
                       {kFieldMaxUses, record.max_uses}};
   if (!record.instance.empty()) d[kFieldInstance] = record.instance;
   if (!record.cnf_jkt.empty()) d[kFieldCnf] = {{"jkt", record.cnf_jkt}};
+  if (!record.ancestors.empty()) {
+    d["parent"] = record.ancestors.front();
+    d["depth"] = record.Depth();
+  }
+  if (record.heartbeat_ttl > 0) d[kFieldHeartbeatTtl] = record.heartbeat_ttl;
   return d;
 }
 
@@ -42,6 +47,10 @@ nlohmann::json Issued::PreviewData() const {
                       {kFieldAudience, record.audience},
                       {kFieldMaxUses, record.max_uses}};
   if (!record.instance.empty()) d[kFieldInstance] = record.instance;
+  if (!record.ancestors.empty()) {
+    d["parent"] = record.ancestors.front();
+    d["depth"] = record.Depth();
+  }
   return d;
 }
 
@@ -159,24 +168,59 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
   r.max_uses = role->max_uses;
   r.cnf_jkt = input.dpop_jkt.value_or("");
 
+  if (role->heartbeat_ttl > 0) {
+    r.heartbeat_ttl = role->heartbeat_ttl;
+    r.heartbeat_at = now;
+  }
+  r.tracked = role->Tracked();
+  out.limits = {role->max_live_tasks, role->unique_instance};
+  out.claims = CredentialClaims(config.issuer, r);
+  return out;
+}
+
+nlohmann::json ActClaim(const std::vector<std::string>& ancestors) {
+  nlohmann::json act;  // null
+  for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) {
+    nlohmann::json outer = {{"sub", *it}};
+    if (!act.is_null()) outer["act"] = std::move(act);
+    act = std::move(outer);
+  }
+  return act;
+}
+
+nlohmann::json CredentialClaims(const std::string& issuer, const TaskRecord& r) {
   nlohmann::json claims = {
-      {"iss", config.issuer}, {"sub", r.sub},        {"iat", r.issued_at},
-      {"nbf", r.issued_at},   {"exp", r.expires_at}, {"jti", r.task_id},
-      {"task", r.task},       {"role", r.role},      {"grants", grants::GrantsToJson(r.grants)}};
+      {"iss", issuer},      {"sub", r.sub},        {"iat", r.issued_at},
+      {"nbf", r.issued_at}, {"exp", r.expires_at}, {"jti", r.task_id},
+      {"task", r.task},     {"role", r.role},      {"grants", grants::GrantsToJson(r.grants)}};
   if (!r.audience.empty()) claims["aud"] = r.audience;
   if (r.max_uses > 0) claims["max_uses"] = r.max_uses;
   if (!r.instance.empty()) claims["instance"] = r.instance;
   if (!r.cnf_jkt.empty()) claims["cnf"] = {{"jkt", r.cnf_jkt}};
-  out.claims = std::move(claims);
-  return out;
+  if (!r.ancestors.empty()) claims["act"] = ActClaim(r.ancestors);
+  return claims;
 }
 
 Result<Issued> Issuer::Issue(logical::Storage& storage, logical::SystemView& system_view,
                              const IssueInput& input) {
   TC_ASSIGN_OR_RETURN(Issued out, Prepare(storage, system_view, input));
+  // A place among the role's live tasks is taken before anything is signed.
+  if (out.record.tracked) TC_RETURN_IF_ERROR(live_.Admit(storage, out.limits, out.record));
+  Status issued = [&]() -> Status {
+    TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
+    TC_RETURN_IF_ERROR(Mint(storage, config, out));
+    return Record(storage, out, "credential issued");
+  }();
+  if (!issued.ok()) {
+    if (out.record.tracked) live_.Abandon(storage, out.record);
+    return issued;
+  }
+  return out;
+}
+
+Status Issuer::Mint(logical::Storage& storage, const ConfigEntry& config, Issued& out) {
   TaskRecord& r = out.record;
   if (r.credential_type == kCredentialTypeJwt) {
-    TC_ASSIGN_OR_RETURN(ConfigEntry config, config_.Get(storage));
     TC_ASSIGN_OR_RETURN(ActiveKey key, keys_.ActiveSigningKey(storage, config));
     if (config.status_list) {
       // A slot whose credential is never issued (a later failure) stays
@@ -193,21 +237,28 @@ Result<Issued> Issuer::Issue(logical::Storage& storage, logical::SystemView& sys
     out.credential = std::string(kOpaquePrefix) + r.task_id + "_" + crypto::RandomToken(32);
     r.token_hash = crypto::Sha256Hex(out.credential);
   }
+  return Status::Ok();
+}
+
+Status Issuer::Record(logical::Storage& storage, const Issued& out, std::string_view what) {
+  const TaskRecord& r = out.record;
   // Logged before the record is written: a process killed between the write
   // and the answer still leaves a line naming the task (an unconfirmed task,
   // TaskRecord::Confirmed).
-  logger_.Info("credential issued", {{"task_id", r.task_id},
-                                     {"role", r.role},
-                                     {"entity", r.entity_id.empty() ? r.sub : r.entity_id},
-                                     {"credential_type", r.credential_type},
-                                     {"grants_hash", grants::GrantsHash(r.grants)},
-                                     {"expires_at", Rfc3339(r.expires_at)}});
+  common::LogFields fields = {{"task_id", r.task_id},
+                              {"role", r.role},
+                              {"entity", r.entity_id.empty() ? r.sub : r.entity_id},
+                              {"credential_type", r.credential_type},
+                              {"grants_hash", grants::GrantsHash(r.grants)},
+                              {"expires_at", Rfc3339(r.expires_at)}};
+  if (!r.ancestors.empty()) fields.emplace_back("parent", r.ancestors.front());
+  logger_.Info(what, fields);
   if (Status created = tasks_.Create(storage, r); !created.ok()) {
     logger_.Warn("issuance failed: its record was not written, no credential was returned",
                  {{"task_id", r.task_id}, {"error", created.message()}});
     return created;
   }
-  return out;
+  return Status::Ok();
 }
 
 }  // namespace taskcred::engine

@@ -22,6 +22,7 @@
 #include "engine/clock.h"
 #include "engine/config.h"
 #include "engine/key_ring.h"
+#include "engine/live_tasks.h"
 #include "engine/role.h"
 #include "engine/status_store.h"
 #include "engine/task_store.h"
@@ -53,6 +54,7 @@ struct Issued {
   int64_t ttl = 0;         // seconds
   int64_t max_ttl = 0;     // seconds
   bool renewable = false;
+  LiveLimits limits;  // the role's, checked by Issue when record.tracked
   std::vector<std::string> warnings;
 
   // creds response data: credential, credential_type, task, task_id, role,
@@ -62,15 +64,24 @@ struct Issued {
   nlohmann::json PreviewData() const;
 };
 
+// The JWT claims of a credential for `r` (no "status": drawn at signing):
+// iss, sub, iat, nbf, exp, jti, task, role, grants, [aud], [max_uses],
+// [instance], [cnf], and for a delegated task "act" (ActClaim).
+nlohmann::json CredentialClaims(const std::string& issuer, const TaskRecord& r);
+// RFC 8693 "act" of a delegated task: {"sub": <parent>, "act": {"sub":
+// <grandparent>, ...}}, the nearest actor outermost; null for a root task.
+nlohmann::json ActClaim(const std::vector<std::string>& ancestors);
+
 class Issuer {
  public:
-  Issuer(ConfigStore& config, RoleStore& roles, KeyRing& keys, TaskStore& tasks, StatusStore& status, Clock clock,
-         common::Logger logger)
+  Issuer(ConfigStore& config, RoleStore& roles, KeyRing& keys, TaskStore& tasks, StatusStore& status,
+         LiveTasks& live, Clock clock, common::Logger logger)
       : config_(config),
         roles_(roles),
         keys_(keys),
         tasks_(tasks),
         status_(status),
+        live_(live),
         clock_(std::move(clock)),
         logger_(std::move(logger)) {}
 
@@ -79,11 +90,20 @@ class Issuer {
   // for an unknown role or bad parameters/placeholders (naming the field).
   common::Result<Issued> Prepare(logical::Storage& storage, logical::SystemView& system_view,
                                  const IssueInput& input);
-  // Prepare + mint + record + log. A JWT issued while config status_list is
+  // Prepare + admission (LiveTasks, for a role with max_live_tasks,
+  // unique_instance or heartbeat_ttl) + mint + record + log. A JWT issued while config status_list is
   // on gets a status list slot and the claim
   // "status": {"status_list": {"idx": N, "uri": StatusListUri(...)}}.
   common::Result<Issued> Issue(logical::Storage& storage, logical::SystemView& system_view,
                                const IssueInput& input);
+
+  // The two steps of Issue after Prepare, shared with delegation. Mint
+  // signs the claims (a JWT, with a status list slot when config.status_list
+  // is on) or draws an opaque token, filling out.credential and the record's
+  // kid / token_hash / status slot. Record logs the issuance (`what`:
+  // "credential issued", "credential delegated") and writes the record.
+  common::Status Mint(logical::Storage& storage, const ConfigEntry& config, Issued& out);
+  common::Status Record(logical::Storage& storage, const Issued& out, std::string_view what);
 
  private:
   ConfigStore& config_;
@@ -91,6 +111,7 @@ class Issuer {
   KeyRing& keys_;
   TaskStore& tasks_;
   StatusStore& status_;
+  LiveTasks& live_;
   Clock clock_;
   common::Logger logger_;
 };

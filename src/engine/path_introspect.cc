@@ -37,12 +37,6 @@ turning release into a validity oracle, any non-empty token gets the same
 empty 204 answer whether or not it named a live credential.
 )";
 
-Result<std::string> RequiredToken(const FieldData& d) {
-  TC_ASSIGN_OR_RETURN(std::string token, d.GetString(kFieldToken));
-  if (token.empty()) return Status::InvalidArgument("token: is required");
-  return token;
-}
-
 class IntrospectHandlers {
  public:
   explicit IntrospectHandlers(std::shared_ptr<Services> s) : s_(std::move(s)) {}
@@ -62,14 +56,7 @@ class IntrospectHandlers {
       in.action = std::move(action);
     }
     TC_ASSIGN_OR_RETURN(in.consume, d.GetBool(kFieldConsume));
-    if (d.Has(kFieldDpopProof)) {
-      TC_ASSIGN_OR_RETURN(in.dpop_proof, d.GetString(kFieldDpopProof));
-      TC_ASSIGN_OR_RETURN(in.method, d.GetString(kFieldMethod));
-      TC_ASSIGN_OR_RETURN(in.url, d.GetString(kFieldUrl));
-      if (in.method.empty() || in.url.empty()) {
-        return Status::InvalidArgument("method, url: required with dpop_proof (the request the proof is for)");
-      }
-    }
+    TC_RETURN_IF_ERROR(ReadDpopProof(d, in));
     TC_ASSIGN_OR_RETURN(nlohmann::json answer, s_->introspector.Introspect(*req.storage, in));
     return framework::RespondWith(std::move(answer));
   }
@@ -87,33 +74,54 @@ class IntrospectHandlers {
 
 }  // namespace
 
+Result<std::string> RequiredToken(const FieldData& d) {
+  TC_ASSIGN_OR_RETURN(std::string token, d.GetString(kFieldToken));
+  if (token.empty()) return Status::InvalidArgument("token: is required");
+  return token;
+}
+
+Status ReadDpopProof(const FieldData& d, IntrospectInput& in) {
+  if (!d.Has(kFieldDpopProof)) return Status::Ok();
+  TC_ASSIGN_OR_RETURN(in.dpop_proof, d.GetString(kFieldDpopProof));
+  TC_ASSIGN_OR_RETURN(in.method, d.GetString(kFieldMethod));
+  TC_ASSIGN_OR_RETURN(in.url, d.GetString(kFieldUrl));
+  if (in.method.empty() || in.url.empty()) {
+    return Status::InvalidArgument("method, url: required with dpop_proof (the request the proof is for)");
+  }
+  return Status::Ok();
+}
+
+framework::FieldSchemaList HolderFields(std::string_view token_description) {
+  framework::FieldSchema token{.name = kFieldToken, .type = FieldType::kString,
+                               .description = std::string(token_description)};
+  token.display_attrs.sensitive = true;
+  return {token,
+          {.name = kFieldDpopProof,
+           .type = FieldType::kString,
+           .description = "DPoP proof (RFC 9449) of the request; required for bound credentials."},
+          {.name = kFieldMethod,
+           .type = FieldType::kString,
+           .description = "HTTP method of the request the DPoP proof is for (with dpop_proof)."},
+          {.name = kFieldUrl,
+           .type = FieldType::kString,
+           .description = "URL of the request the DPoP proof is for (with dpop_proof)."}};
+}
+
 std::vector<framework::Path> IntrospectPaths(std::shared_ptr<Services> s) {
   auto h = std::make_shared<IntrospectHandlers>(std::move(s));
-  framework::FieldSchema token{.name = kFieldToken,
-                               .type = FieldType::kString,
-                               .description = "The credential (JWT or opaque token)."};
-  token.display_attrs.sensitive = true;
+  framework::FieldSchemaList fields = HolderFields("The credential (JWT or opaque token).");
+  framework::FieldSchema token = fields.front();
+  fields.insert(fields.begin() + 1,
+                {{.name = kFieldResource,
+                  .type = FieldType::kString,
+                  .description = "Resource to check against the grants (with action)."},
+                 {.name = kFieldAction,
+                  .type = FieldType::kString,
+                  .description = "Action to check against the grants (with resource)."},
+                 {.name = kFieldConsume, .type = FieldType::kBool, .description = "Spend one use of the credential."}});
   return {
       {.pattern = "introspect",
-       .fields = {token,
-                  {.name = kFieldResource,
-                   .type = FieldType::kString,
-                   .description = "Resource to check against the grants (with action)."},
-                  {.name = kFieldAction,
-                   .type = FieldType::kString,
-                   .description = "Action to check against the grants (with resource)."},
-                  {.name = kFieldConsume,
-                   .type = FieldType::kBool,
-                   .description = "Spend one use of the credential."},
-                  {.name = kFieldDpopProof,
-                   .type = FieldType::kString,
-                   .description = "DPoP proof (RFC 9449) the request carried; required for bound credentials."},
-                  {.name = kFieldMethod,
-                   .type = FieldType::kString,
-                   .description = "HTTP method of the request the DPoP proof is for (with dpop_proof)."},
-                  {.name = kFieldUrl,
-                   .type = FieldType::kString,
-                   .description = "URL of the request the DPoP proof is for (with dpop_proof)."}},
+       .fields = std::move(fields),
        .operations = {{Operation::kUpdate,
                        {Bind(h, &IntrospectHandlers::Introspect), "Introspect a credential."}}},
        .help = {kIntrospectSynopsis, kIntrospectDescription}},

@@ -83,6 +83,20 @@ framework::FieldSchemaList RoleFields() {
        .type = FieldType::kString,
        .description = "none (default) or dpop: credentials are bound to the key creds is given as dpop_jkt "
                       "(cnf.jkt) and are only active with a DPoP proof of it (RFC 9449)."},
+      {.name = kFieldMaxDelegationDepth,
+       .type = FieldType::kInt,
+       .description = "How deep delegate may chain narrower sub-task credentials below one of this role "
+                      "(0 = not delegable, the default; 2: a grandchild is the deepest; at most 8)."},
+      {.name = kFieldMaxLiveTasks,
+       .type = FieldType::kInt,
+       .description = "Live tasks creds may have issued at once (0 = unlimited); beyond it creds answers 429."},
+      {.name = kFieldUniqueInstance,
+       .type = FieldType::kBool,
+       .description = "At most one live task per creds/<role>/<instance>."},
+      {.name = kFieldHeartbeatTtl,
+       .type = FieldType::kDurationSecond,
+       .description = "The holder must call heartbeat at least this often, or the task becomes inactive for "
+                      "good (0 = off)."},
   };
 }
 
@@ -187,6 +201,10 @@ class RoleHandlers {
     TC_RETURN_IF_ERROR(set_int(kFieldTtl, u.ttl));
     TC_RETURN_IF_ERROR(set_int(kFieldMaxTtl, u.max_ttl));
     TC_RETURN_IF_ERROR(set_int(kFieldMaxUses, u.max_uses));
+    TC_RETURN_IF_ERROR(set_int(kFieldMaxDelegationDepth, u.max_delegation_depth));
+    TC_RETURN_IF_ERROR(set_int(kFieldMaxLiveTasks, u.max_live_tasks));
+    TC_RETURN_IF_ERROR(set_int(kFieldHeartbeatTtl, u.heartbeat_ttl));
+    TC_RETURN_IF_ERROR(set_bool(kFieldUniqueInstance, u.unique_instance));
     TC_RETURN_IF_ERROR(set_bool(kFieldRenewable, u.renewable));
     TC_RETURN_IF_ERROR(set_bool(kFieldBindEntity, u.bind_entity));
     if (d.Has(kFieldGrants)) {

@@ -25,7 +25,11 @@ nlohmann::json RoleEntry::ToJson() const {
           {kFieldAudience, audience},
           {kFieldCredentialType, credential_type},
           {kFieldBindEntity, bind_entity},
-          {kFieldBinding, binding}};
+          {kFieldBinding, binding},
+          {kFieldMaxDelegationDepth, max_delegation_depth},
+          {kFieldMaxLiveTasks, max_live_tasks},
+          {kFieldUniqueInstance, unique_instance},
+          {kFieldHeartbeatTtl, heartbeat_ttl}};
 }
 
 Result<RoleEntry> RoleEntry::FromJson(const nlohmann::json& j) {
@@ -47,6 +51,10 @@ Result<RoleEntry> RoleEntry::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldCredentialType, r.credential_type));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldBindEntity, r.bind_entity));
   TC_RETURN_IF_ERROR(ReadMember(j, kFieldBinding, r.binding));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldMaxDelegationDepth, r.max_delegation_depth));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldMaxLiveTasks, r.max_live_tasks));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldUniqueInstance, r.unique_instance));
+  TC_RETURN_IF_ERROR(ReadMember(j, kFieldHeartbeatTtl, r.heartbeat_ttl));
   return r;
 }
 
@@ -85,6 +93,10 @@ Status ApplyRoleUpdate(const RoleUpdate& u, RoleEntry& role) {
   if (u.credential_type) role.credential_type = *u.credential_type;
   if (u.bind_entity) role.bind_entity = *u.bind_entity;
   if (u.binding) role.binding = *u.binding;
+  if (u.max_delegation_depth) role.max_delegation_depth = *u.max_delegation_depth;
+  if (u.max_live_tasks) role.max_live_tasks = *u.max_live_tasks;
+  if (u.unique_instance) role.unique_instance = *u.unique_instance;
+  if (u.heartbeat_ttl) role.heartbeat_ttl = *u.heartbeat_ttl;
   return Status::Ok();
 }
 
@@ -153,6 +165,15 @@ Status ValidateRole(const RoleEntry& role, int64_t verification_ttl, int64_t tol
         "renewable: a jwt credential cannot be renewed (its exp cannot move); use credential_type=opaque");
   }
   if (role.max_uses < 0) return Status::InvalidArgument("max_uses: must not be negative");
+  if (role.max_delegation_depth < 0 || role.max_delegation_depth > kMaxDelegationDepth) {
+    return Status::InvalidArgument("max_delegation_depth: must be between 0 and " +
+                                   std::to_string(kMaxDelegationDepth));
+  }
+  if (role.max_live_tasks < 0 || role.max_live_tasks > kMaxLiveTasksLimit) {
+    return Status::InvalidArgument("max_live_tasks: must be between 0 (unlimited) and " +
+                                   std::to_string(kMaxLiveTasksLimit));
+  }
+  if (role.heartbeat_ttl < 0) return Status::InvalidArgument("heartbeat_ttl: must not be negative");
   TC_RETURN_IF_ERROR(ValidateAudienceList(kFieldAudience, role.audience));
   return Status::Ok();
 }

@@ -41,6 +41,19 @@ struct RoleEntry {
   // "none", or "dpop": every credential is bound to the key whose thumbprint
   // creds is given as dpop_jkt (RFC 9449), and is only active with a proof.
   std::string binding{"none"};
+  // Delegation: how deep a chain of sub-task credentials may grow below a
+  // credential of this role (0: none can be delegated; 2: a grandchild is
+  // the deepest).
+  int64_t max_delegation_depth = 0;
+  // Live tasks issued by creds at once (0 = unlimited); issuing beyond is a 429.
+  int64_t max_live_tasks = 0;
+  // At most one live task per creds/<role>/<instance>.
+  bool unique_instance = false;
+  // The holder must call heartbeat at least this often (seconds; 0 = off).
+  int64_t heartbeat_ttl = 0;
+
+  // Tasks of this role are tracked (live/<role>/<task_id>) by LiveTasks.
+  bool Tracked() const { return max_live_tasks > 0 || unique_instance || heartbeat_ttl > 0; }
 
   // Storage form and response data (the same object).
   nlohmann::json ToJson() const;
@@ -63,7 +76,15 @@ struct RoleUpdate {
   std::optional<std::string> credential_type;
   std::optional<bool> bind_entity;
   std::optional<std::string> binding;
+  std::optional<int64_t> max_delegation_depth;
+  std::optional<int64_t> max_live_tasks;
+  std::optional<bool> unique_instance;
+  std::optional<int64_t> heartbeat_ttl;
 };
+
+// Bounds of the role fields above.
+inline constexpr int64_t kMaxDelegationDepth = 8;
+inline constexpr int64_t kMaxLiveTasksLimit = 1000000;
 
 // Role names: ^[a-zA-Z0-9._-]{1,128}$, not "." or "..", no "..".
 common::Status ValidateRoleName(std::string_view name);

@@ -53,8 +53,10 @@ class SecretHandlers {
           if (!r->renewable || r->credential_type != kCredentialTypeOpaque) {
             return Status::InvalidArgument("this credential is not renewable");
           }
-          if (r->revoked || r->released)
-            return Status::InvalidArgument("this credential is no longer active");
+          if (r->Ended()) return Status::InvalidArgument("this credential is no longer active");
+          if (r->HeartbeatMissed(now)) {
+            return Status::InvalidArgument("heartbeat missed: the task is inactive for good and cannot be renewed");
+          }
           if (now >= r->max_ttl_at) return Status::InvalidArgument("past the max_ttl, cannot renew");
           int64_t want = increment > 0 ? increment : r->ttl;
           r->expires_at = std::min(now + want, r->max_ttl_at);

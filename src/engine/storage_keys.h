@@ -15,6 +15,9 @@
 //   tasks/<task_id>             TaskRecord of a version-4 task id (minted
 //                               before the layout above); read, changed and
 //                               tidied as before, with its marker:
+//   live/<role>/<task_id>       empty marker of a live task of a role that
+//                               limits or watches them (live_tasks.h)
+//   status/<list_id>/...        Token Status Lists (status_store.h)
 //   expiry/<bucket>/<task_id>   empty marker: the version-4 record expires
 //                               within the hour starting at <bucket> (unix
 //                               seconds, zero-padded to 12 digits)

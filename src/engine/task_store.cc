@@ -43,6 +43,20 @@ nlohmann::json TaskRecord::ToJson() const {
     j["status_list"] = status_list;
     j["status_idx"] = status_idx;
   }
+  if (!ancestors.empty()) j["ancestors"] = ancestors;
+  if (!children.empty()) {
+    nlohmann::json c = nlohmann::json::array();
+    for (const Child& child : children) {
+      c.push_back({{"task_id", child.task_id}, {"status_list", child.status_list}, {"status_idx", child.status_idx}});
+    }
+    j["children"] = std::move(c);
+  }
+  if (heartbeat_ttl > 0) {
+    j["heartbeat_ttl"] = heartbeat_ttl;
+    j["heartbeat_at"] = heartbeat_at;
+  }
+  if (lapsed) j["lapsed"] = true;
+  if (tracked) j["tracked"] = true;
   return j;
 }
 
@@ -77,6 +91,22 @@ Result<TaskRecord> TaskRecord::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, "status_list", r.status_list));
   TC_RETURN_IF_ERROR(ReadMember(j, "status_idx", r.status_idx));
   TC_RETURN_IF_ERROR(ReadMember(j, "cnf_jkt", r.cnf_jkt));
+  TC_RETURN_IF_ERROR(ReadMember(j, "ancestors", r.ancestors));
+  if (auto it = j.find("children"); it != j.end()) {
+    if (!it->is_array()) return Status::Internal("stored task children: not an array");
+    for (const nlohmann::json& c : *it) {
+      if (!c.is_object()) return Status::Internal("stored task child: not an object");
+      Child child;
+      TC_RETURN_IF_ERROR(ReadMember(c, "task_id", child.task_id));
+      TC_RETURN_IF_ERROR(ReadMember(c, "status_list", child.status_list));
+      TC_RETURN_IF_ERROR(ReadMember(c, "status_idx", child.status_idx));
+      r.children.push_back(std::move(child));
+    }
+  }
+  TC_RETURN_IF_ERROR(ReadMember(j, "heartbeat_ttl", r.heartbeat_ttl));
+  TC_RETURN_IF_ERROR(ReadMember(j, "heartbeat_at", r.heartbeat_at));
+  TC_RETURN_IF_ERROR(ReadMember(j, "lapsed", r.lapsed));
+  TC_RETURN_IF_ERROR(ReadMember(j, "tracked", r.tracked));
   return r;
 }
 
@@ -100,6 +130,20 @@ nlohmann::json TaskRecord::ToOperatorJson(int64_t now) const {
   if (!instance.empty()) j["instance"] = instance;
   if (!status_list.empty()) j["status"] = {{"status_list", status_list}, {"idx", status_idx}};
   if (!cnf_jkt.empty()) j["cnf"] = {{"jkt", cnf_jkt}};
+  j["depth"] = Depth();
+  if (!ancestors.empty()) {
+    j["parent"] = ancestors.front();
+    j["ancestors"] = ancestors;
+  }
+  nlohmann::json kids = nlohmann::json::array();
+  for (const Child& c : children) kids.push_back(c.task_id);
+  j["children"] = std::move(kids);
+  if (heartbeat_ttl > 0) {
+    j["heartbeat_ttl"] = heartbeat_ttl;
+    j["last_heartbeat"] = Rfc3339(heartbeat_at);
+    j["heartbeat_due"] = Rfc3339(heartbeat_at + heartbeat_ttl);
+    j["heartbeat_missed"] = HeartbeatMissed(now);
+  }
   j["uses_remaining"] =
       max_uses > 0 ? nlohmann::json(std::max<int64_t>(0, max_uses - uses)) : nlohmann::json();
   return j;
@@ -207,6 +251,12 @@ Result<TaskStore::RecordPtr> TaskStore::GetShared(logical::Storage& storage, std
   return record;
 }
 
+Result<TaskStore::RecordPtr> TaskStore::Peek(logical::Storage& storage, std::string_view task_id) {
+  if (!IsValidTaskId(task_id)) return RecordPtr();
+  if (auto hit = cache_.Get(task_id)) return *hit;
+  return Load(storage, task_id);
+}
+
 Result<std::optional<TaskRecord>> TaskStore::Get(logical::Storage& storage, std::string_view task_id) {
   TC_ASSIGN_OR_RETURN(RecordPtr record, GetShared(storage, task_id));
   if (!record) return std::optional<TaskRecord>();
@@ -244,7 +294,14 @@ Status TaskStore::Mutate(logical::Storage& storage, std::string_view task_id, co
   if (!write || !record) return Status::Ok();
   if (record->task_id != task_id) return Status::Internal("a task record's id cannot change");
   if (!ended && record->Ended() && on_end_) {
-    TC_RETURN_IF_ERROR(on_end_(storage, *record));
+    // Published before the hook runs: a delegation that re-reads its
+    // parent after recording a child sees the end, or the hook sees the
+    // child (Delegator). Dropped again if the hook or the write fails.
+    cache_.Put(std::string(task_id), std::make_shared<const TaskRecord>(*record));
+    if (Status hooked = on_end_(storage, *record); !hooked.ok()) {
+      cache_.Erase(task_id);
+      return hooked;
+    }
   }
   Status written = Status::Ok();
   if (IsHourKeyed(task_id)) {

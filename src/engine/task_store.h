@@ -44,7 +44,19 @@ namespace taskcred::engine {
 // Records stay this long after their expiry before tidy deletes them.
 inline constexpr int64_t kTidySafetyMargin = 3600;
 
+// Children one task may have delegated (Delegator): bounds a parent record.
+inline constexpr size_t kMaxChildren = 1000;
+
 struct TaskRecord {
+  // A task delegated from this one, with its status list slot (so a parent
+  // that ends sets its children's bits without reading them first).
+  struct Child {
+    std::string task_id;
+    std::string status_list;  // empty / -1 without a status entry
+    int64_t status_idx = -1;
+    bool operator==(const Child&) const = default;
+  };
+
   std::string task_id;
   std::string role;
   std::string task;
@@ -72,6 +84,18 @@ struct TaskRecord {
   int64_t renewals = 0;  // lease renewals Vault made
   bool revoked = false;
   bool released = false;
+  // Delegation: the parent's task id, the grandparent's, ... (nearest
+  // first); empty for a task issued by creds. Never changes.
+  std::vector<std::string> ancestors;
+  std::vector<Child> children;  // delegated from this task, in order
+  // Liveness: with heartbeat_ttl > 0 the holder must call heartbeat at
+  // least that often (heartbeat_at: the last one; issuance counts).
+  int64_t heartbeat_ttl = 0;
+  int64_t heartbeat_at = 0;
+  // A missed heartbeat, made persistent by the periodic sweep (LiveTasks).
+  bool lapsed = false;
+  // Has a live/<role>/<task_id> marker (LiveTasks), removed when it ends.
+  bool tracked = false;
 
   nlohmann::json ToJson() const;
   static common::Result<TaskRecord> FromJson(const nlohmann::json& j);
@@ -83,14 +107,26 @@ struct TaskRecord {
   // task that expires unconfirmed never had its lease revoked by Vault (which
   // revokes every lease it holds when it expires): the answer was lost, e.g.
   // the plugin was killed between the record's write and the answer.
-  bool Confirmed() const { return revoked || released || uses > 0 || renewals > 0; }
+  bool Confirmed() const {
+    return revoked || released || uses > 0 || renewals > 0 || heartbeat_at > issued_at || !children.empty();
+  }
   // The latest the task's lease can end: expires_at, or max_ttl_at when
   // renewable (a renewal never passes it). Fixes the record's storage hour.
   int64_t Horizon() const { return renewable ? std::max(expires_at, max_ttl_at) : expires_at; }
-  // Not revoked, released, spent or expired at `now`.
-  bool IsActive(int64_t now) const { return !revoked && !released && !Spent() && now < expires_at; }
-  // Revoked, released or used up: ended before its expiry ran out, for good.
-  bool Ended() const { return revoked || released || Spent(); }
+  // Its heartbeat is due and was not made (or the sweep recorded that).
+  bool HeartbeatMissed(int64_t now) const {
+    return heartbeat_ttl > 0 && (lapsed || now >= heartbeat_at + heartbeat_ttl);
+  }
+  // Not revoked, released, spent, expired or missing its heartbeat at `now`
+  // (its ancestors are checked apart: Introspector).
+  bool IsActive(int64_t now) const {
+    return !revoked && !released && !Spent() && now < expires_at && !HeartbeatMissed(now);
+  }
+  // Revoked, released, used up or lapsed: ended before its expiry ran out,
+  // for good.
+  bool Ended() const { return revoked || released || Spent() || lapsed; }
+  // Delegation depth: 0 for a task issued by creds.
+  size_t Depth() const { return ancestors.size(); }
   // Operator view (tasks/<id>): no token hash.
   nlohmann::json ToOperatorJson(int64_t now) const;
 };
@@ -154,6 +190,11 @@ class TaskStore {
   // Deletes records whose expires_at + margin <= now, visiting only storage
   // hours and legacy expiry buckets that end at or before now - margin.
   common::Result<TidyCounts> Tidy(logical::Storage& storage, int64_t now, int64_t margin = kTidySafetyMargin);
+
+  // The record as this node last knew it (cache), else as stored, without
+  // taking the task's lock or filling the cache: for reads made while
+  // another task's lock is held (the EndHook's walk over descendants).
+  common::Result<RecordPtr> Peek(logical::Storage& storage, std::string_view task_id);
 
   // Forgets the cached copy of a task (its record changed elsewhere), or all.
   void Invalidate(std::string_view task_id) { cache_.Erase(task_id); }

@@ -31,7 +31,11 @@ TEST(RoleTest, CreateReadRoundTripsWithStructuredGrants) {
                        {"audience", {"backup-service"}},
                        {"credential_type", "jwt"},
                        {"bind_entity", true},
-                       {"binding", "none"}}));
+                       {"binding", "none"},
+                       {"max_delegation_depth", 0},
+                       {"max_live_tasks", 0},
+                       {"unique_instance", false},
+                       {"heartbeat_ttl", 0}}));
 }
 
 TEST(RoleTest, StructuredGrantsAndJsonStringFormAreAccepted) {

@@ -27,23 +27,6 @@ class PluginConcurrencyTest : public PluginSuite {
     Ok("create", "roles/many", {{"task", "t"}, {"grants", "read kv://x/{{task_id}}"}, {"ttl", 600}});
   }
 
-  // Runs `n` threads that each call `fn(i)` once, all released together.
-  static void RunTogether(int n, const std::function<void(int)>& fn) {
-    std::atomic<int> ready{0};
-    std::atomic<bool> go{false};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i) {
-      threads.emplace_back([&, i] {
-        ++ready;
-        while (!go.load()) std::this_thread::yield();
-        fn(i);
-      });
-    }
-    while (ready.load() < n) std::this_thread::yield();
-    go = true;
-    for (auto& t : threads) t.join();
-  }
-
   static void ExpectExactlyNConsumers(const std::string& role, int uses) {
     RequestResult issued = Issue("creds/" + role);
     ASSERT_EQ(issued.http_status, 200) << issued.error;

@@ -166,7 +166,11 @@ TEST_F(PluginRolesTest, ExistenceCheckCreateReadUpdateListDelete) {
                         {"audience", {"backup-service"}},
                         {"credential_type", "jwt"},
                         {"bind_entity", true},
-                        {"binding", "none"}}));
+                        {"binding", "none"},
+                        {"max_delegation_depth", 0},
+                        {"max_live_tasks", 0},
+                        {"unique_instance", false},
+                        {"heartbeat_ttl", 0}}));
 
   // Update merges.
   EXPECT_EQ(Call("update", "roles/backup-job", {{"description", "nightly"}, {"ttl", 600}}).http_status, 204);

@@ -1,6 +1,9 @@
 #include "plugin_fixture.h"
 
+#include <atomic>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "crypto/encoding.h"
 
@@ -120,6 +123,43 @@ PluginSuite::SharedMounts PluginSuite::MountsOnOneStorage() {
   out.active = *first;
   out.standby = *second;
   return out;
+}
+
+PluginSuite::OtherPlugin PluginSuite::StartOnStorage(std::shared_ptr<FakeStorage> storage) {
+  OtherPlugin out;
+  HostOptions options;
+  options.binary = TaskcredPluginPath();
+  auto started = PluginHost::Start(options);
+  if (!started.ok()) {
+    ADD_FAILURE() << "starting another plugin: " << started.status().ToString();
+    return out;
+  }
+  SetupOptions setup;
+  setup.storage = std::move(storage);
+  auto mounted = (*started)->Setup(setup);
+  if (!mounted.ok()) {
+    ADD_FAILURE() << "mounting on the other plugin: " << mounted.status().ToString();
+    return out;
+  }
+  out.host = std::move(started).value();
+  out.mount = *mounted;
+  return out;
+}
+
+void PluginSuite::RunTogether(int n, const std::function<void(int)>& fn) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (!go.load()) std::this_thread::yield();
+      fn(i);
+    });
+  }
+  while (ready.load() < n) std::this_thread::yield();
+  go = true;
+  for (auto& t : threads) t.join();
 }
 
 RequestResult PluginSuite::SecretOp(const std::string& op, const RequestResult& issued) {

@@ -10,6 +10,8 @@
 // Tests of one suite share the mount: each test uses its own role names.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -72,6 +74,15 @@ class PluginSuite : public ::testing::Test {
     Mount* standby = nullptr;
   };
   static SharedMounts MountsOnOneStorage();
+  // Another plugin process (another node, or the plugin restarted) with one
+  // mount over `storage`; null host (and a test failure) if it fails.
+  struct OtherPlugin {
+    std::unique_ptr<PluginHost> host;
+    Mount* mount = nullptr;
+  };
+  static OtherPlugin StartOnStorage(std::shared_ptr<FakeStorage> storage);
+  // Runs `n` threads that each call `fn(i)` once, all released together.
+  static void RunTogether(int n, const std::function<void(int)>& fn);
 
   // Remembers a string that must never appear in the plugin's stderr.
   static void RecordSecret(const std::string& secret);

@@ -140,15 +140,9 @@ TEST_F(PluginStatusListTest, AStandbyServesTheBitAfterInvalidateKey) {
   SharedMounts mounts = MountsOnOneStorage();
   ASSERT_NE(mounts.active, nullptr);
   Mount& active = *mounts.active;
-  HostOptions options;
-  options.binary = TaskcredPluginPath();
-  auto second_host = PluginHost::Start(options);
-  ASSERT_TRUE(second_host.ok()) << second_host.status().ToString();
-  SetupOptions setup;
-  setup.storage = mounts.storage;
-  auto standby_mount = (*second_host)->Setup(setup);
-  ASSERT_TRUE(standby_mount.ok()) << standby_mount.status().ToString();
-  Mount& standby = **standby_mount;
+  OtherPlugin second = StartOnStorage(mounts.storage);
+  ASSERT_NE(second.mount, nullptr);
+  Mount& standby = *second.mount;
   ASSERT_EQ(CallMount(active, "create", "roles/sb", {{"task", "t"}, {"grants", "read kv://a/b"}, {"ttl", "10m"}}, "")
                 .http_status,
             204);
@@ -169,7 +163,7 @@ TEST_F(PluginStatusListTest, AStandbyServesTheBitAfterInvalidateKey) {
   EXPECT_EQ(ReadAsAResourceService(standby, ref.list_id)["set"], json::array({ref.idx}));
   active.Cleanup();
   standby.Cleanup();
-  (void)(*second_host)->Shutdown();
+  (void)second.host->Shutdown();
 }
 
 }  // namespace
