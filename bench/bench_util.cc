@@ -288,6 +288,12 @@ Options ParseArgs(int argc, char** argv) {
     } else if (a == "--status-revoked-percent" && i + 1 < argc) {
       o.status_revoked_percent = std::atof(argv[++i]);
       if (o.status_revoked_percent < 0 || o.status_revoked_percent > 100) Die("--status-revoked-percent: 0 to 100");
+    } else if (a == "--narrowing") {
+      o.narrowing = true;
+    } else if (a == "--narrowing-rounds") {
+      o.narrowing_rounds = num(i, a);
+    } else if (a == "--narrowing-seed") {
+      o.narrowing_seed = num(i, a);
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--ops") {
@@ -322,6 +328,8 @@ Options ParseArgs(int argc, char** argv) {
                    "         [--large-body-mb N]   (plugin RSS around a burst of large request bodies)\n"
                    "       taskcred-bench --status-list [--plugin PATH] [--status-credentials N]\n"
                    "         [--status-revoked-percent P]   (status lists of N credentials: size, serving cost)\n"
+                   "       taskcred-bench --narrowing [--narrowing-rounds N] [--narrowing-seed S]   (the\n"
+                   "         delegation narrowing property, long: no accepted child allows more than its parent)\n"
                    "       taskcred-bench --train [--plugin PATH] [--train-requests N]   (a request mix for a\n"
                    "         profile of the plugin, scripts/bolt_plugin.sh; no figures)\n"
                    "Benchmarks the taskcred plugin binary under the host harness (AutoMTLS,\n"

@@ -62,6 +62,9 @@ struct Options {
   bool status_list = false;  // only the status list run (status_list.h)
   int64_t status_credentials = 100000;
   double status_revoked_percent = 1.0;
+  bool narrowing = false;  // only the long run of the narrowing property (tests/grants/narrowing_property.h)
+  int64_t narrowing_rounds = 1000000;
+  int64_t narrowing_seed = -1;  // -1: drawn from the clock
 };
 
 Options ParseArgs(int argc, char** argv);

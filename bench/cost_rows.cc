@@ -1,11 +1,55 @@
+#include <atomic>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <memory>
 
 #include "bench_util.h"
 #include "cost.h"
 #include "dpop/proof_maker.h"
 
 namespace taskcred::bench {
+
+namespace {
+
+// Issue 14: delegate (target: at most 20 % above "creds jwt ES256") and the
+// introspection of a depth-3 descendant (target: at most 1.2x "introspect
+// jwt ES256"). The parents are a pool of 4096 credentials taken in turn, so
+// each gets a handful of children, as a CI run's steps would.
+void DelegationRows(const Options& opt, Mount& m,
+                    const std::function<void(const std::string&, Mount&, const Op&)>& row) {
+  if (std::string("delegate jwt ES256 introspect jwt ES256 depth 3").find(opt.cost_rows) == std::string::npos) return;
+  json role = {{"task", "bench-task"},
+               {"grants", json::array({"read kv://db1/backup-user", "write s3://backups/db1/*"})},
+               {"ttl", "1h"},
+               {"max_delegation_depth", 3}};
+  MustCall(m, "create", "roles/deleg", role);
+  auto parents = std::make_shared<std::vector<std::string>>();
+  for (int i = 0, n = opt.quick ? 64 : 4096; i < n; ++i) {
+    parents->push_back(MustCall(m, "update", "creds/deleg", json::object()).data["credential"].get<std::string>());
+  }
+  auto next = std::make_shared<std::atomic<uint64_t>>(0);
+  Mount* mp = &m;
+  row("delegate jwt ES256", m, [mp, parents, next](int, int64_t) {
+    const std::string& parent = (*parents)[(*next)++ % parents->size()];
+    json body = {{"token", parent}, {"grants", json::array({"write s3://backups/db1/*"})}, {"ttl", 600}};
+    RequestResult r = Call(*mp, "update", "delegate", body);
+    return Ok(r, "delegate") && r.data.contains("credential");
+  });
+  // Root -> child -> grandchild -> great-grandchild, 64 times: the last one's
+  // introspection checks its three ancestors.
+  std::vector<std::string> deep;
+  for (int i = 0; i < 64; ++i) {
+    std::string token = MustCall(m, "update", "creds/deleg", json::object()).data["credential"];
+    for (int depth = 1; depth <= 3; ++depth) {
+      token = MustCall(m, "update", "delegate", {{"token", token}}).data["credential"];
+    }
+    deep.push_back(token);
+  }
+  row("introspect jwt ES256 depth 3", m, IntrospectOp(&m, deep, false));
+}
+
+}  // namespace
 
 // What a request costs the plugin process (the figure an operator pays,
 // and issue 11's targets), 8 callers, saturated and paced: the runtime alone
@@ -109,6 +153,9 @@ json CostRows(const Options& opt, PluginHost& mock_host, Mount& mock, PluginHost
       return Ok(r, "introspect dpop") && r.data["active"] == true && r.data["allowed"] == true;
     });
   }
+  DelegationRows(opt, *mounts["ES256"], [&](const std::string& name, Mount& m, const Op& op) {
+    cost_row(name, host.pid(), m, op);
+  });
   return cost;
 }
 

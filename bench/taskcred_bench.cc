@@ -14,6 +14,7 @@
 //   taskcred-bench --memory-only [--plugin PATH] [--iterations N]
 //   taskcred-bench --status-list [--plugin PATH] [--status-credentials N] [--status-revoked-percent P]
 //   taskcred-bench --train [--plugin PATH] [--train-requests N]
+//   taskcred-bench --narrowing [--narrowing-rounds N] [--narrowing-seed S]
 //
 // Shared helpers are in bench_util.cc, the cost-per-request rows in
 // cost_rows.cc (measured by cost.cc), the memory section in memory.cc.
@@ -47,6 +48,7 @@
 #include "crypto/random.h"
 #include "crypto/signing_key.h"
 #include "engine/task_store.h"
+#include "grants/narrowing_property.h"
 #include "harness/certs.h"
 #include "harness/plugin_host.h"
 #include "harness/process.h"
@@ -106,6 +108,26 @@ int main(int argc, char** argv) {
     return RunStatusListBench({.plugin = opt.plugin,
                                .credentials = opt.status_credentials,
                                .revoked_percent = opt.status_revoked_percent});
+  }
+  if (opt.narrowing) {
+    // The property the grants tests run with a fixed seed, long and from a
+    // fresh seed: a counterexample is a failure (exit 1).
+    const auto seed = static_cast<uint32_t>(
+        opt.narrowing_seed >= 0 ? opt.narrowing_seed
+                                : std::chrono::steady_clock::now().time_since_epoch().count() & 0x7fffffff);
+    const auto start = std::chrono::steady_clock::now();
+    auto run = taskcred::grants::proptest::RunNarrowingProperty(seed, static_cast<uint64_t>(opt.narrowing_rounds));
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("narrowing property: seed %u, %llu rounds in %.1f s: %llu children accepted, %llu refused, "
+                "%llu (resource, action) checks\n",
+                seed, static_cast<unsigned long long>(run.rounds), secs, static_cast<unsigned long long>(run.accepted),
+                static_cast<unsigned long long>(run.refused), static_cast<unsigned long long>(run.checks));
+    if (!run.failure.empty()) {
+      std::printf("COUNTEREXAMPLE: %s\n", run.failure.c_str());
+      return 1;
+    }
+    std::printf("no accepted child allowed anything its parent does not\n");
+    return 0;
   }
   if (opt.train) return RunTraining({.plugin = opt.plugin, .requests = opt.train_requests});
   if (opt.large_bodies) {
