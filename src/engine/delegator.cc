@@ -82,10 +82,6 @@ Result<Issued> Delegator::Prepare(logical::Storage& storage, logical::SystemView
         "token: role \"" + parent.role + "\" allows delegation " + std::to_string(role->max_delegation_depth) +
         " level(s) deep (max_delegation_depth) and this credential is at depth " + std::to_string(parent.Depth()));
   }
-  if (parent.children.size() >= kMaxChildren) {
-    return Status::InvalidArgument("token: the parent credential already has " + std::to_string(kMaxChildren) +
-                                   " delegated children, the most one task may have");
-  }
   if (!in.dpop_jkt && role->binding == kBindingDpop) {
     return Status::InvalidArgument("dpop_jkt: required: role \"" + parent.role +
                                    "\" binds its credentials to the holder's key (binding=dpop)");
@@ -129,6 +125,7 @@ Result<Issued> Delegator::Prepare(logical::Storage& storage, logical::SystemView
   r.ancestors.reserve(parent.ancestors.size() + 1);
   r.ancestors.push_back(parent.task_id);
   r.ancestors.insert(r.ancestors.end(), parent.ancestors.begin(), parent.ancestors.end());
+  r.delegable = static_cast<int64_t>(r.Depth()) < role->max_delegation_depth;
   out.ttl = ttl;
   out.max_ttl = ttl;
   out.renewable = false;
@@ -143,17 +140,13 @@ Result<Issued> Delegator::Delegate(logical::Storage& storage, logical::SystemVie
   TC_RETURN_IF_ERROR(issuer_.Mint(storage, config, out));
   TaskRecord& child = out.record;
   const std::string& parent_id = child.ancestors.front();
-  // The parent lists the child before the child exists: a parent that ends
-  // from here on sets the child's status bit from this list. One that ended
-  // already refuses, under its lock.
+  // The child is recorded under its parent before it exists: a parent that
+  // ends from here on sets the child's status bit from that entry. One that
+  // ended already refuses, under its lock.
   int64_t now = UnixSeconds(clock_());
-  bool listed = false;
-  TC_RETURN_IF_ERROR(tasks_.Mutate(storage, parent_id, [&](std::optional<TaskRecord>& p) -> Result<bool> {
-    if (!p || !p->IsActive(now) || p->children.size() >= kMaxChildren) return false;
-    p->children.push_back({child.task_id, child.status_list, child.status_idx});
-    listed = true;
-    return true;
-  }));
+  TC_ASSIGN_OR_RETURN(bool listed,
+                      tasks_.AddChild(storage, parent_id, {child.task_id, child.status_list, child.status_idx},
+                                      [now](const TaskRecord& p) { return p.IsActive(now); }));
   if (!listed) return NotActive();
   TC_RETURN_IF_ERROR(issuer_.Record(storage, out, "credential delegated"));
   // An ancestor that ended while the child was being written may not have

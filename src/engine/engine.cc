@@ -72,20 +72,20 @@ common::Status SetStatusBit(StatusStore& status, logical::Storage& storage, cons
 
 common::Status Services::OnTaskEnd(logical::Storage& storage, const TaskRecord& record) {
   TC_RETURN_IF_ERROR(SetStatusBit(status, storage, record.status_list, record.status_idx));
-  TC_RETURN_IF_ERROR(EndDescendants(storage, record.children, 1));
+  if (record.delegable) TC_RETURN_IF_ERROR(EndDescendants(storage, record.task_id, 1));
   return live.Ended(storage, record);
 }
 
-common::Status Services::EndDescendants(logical::Storage& storage, const std::vector<TaskRecord::Child>& children,
-                                        int64_t depth) {
+common::Status Services::EndDescendants(logical::Storage& storage, std::string_view parent_id, int64_t depth) {
   if (depth > kMaxDelegationDepth) return common::Status::Ok();  // (records never chain deeper)
+  TC_ASSIGN_OR_RETURN(std::vector<TaskRecord::Child> children, tasks.Children(storage, parent_id));
   for (const TaskRecord::Child& child : children) {
     TC_RETURN_IF_ERROR(SetStatusBit(status, storage, child.status_list, child.status_idx));
     // Peek: this runs under the ended task's lock, and a child's lock may be
     // the same stripe. A child not written yet has no children of its own.
     TC_ASSIGN_OR_RETURN(TaskStore::RecordPtr record, tasks.Peek(storage, child.task_id));
-    if (record && !record->children.empty()) {
-      TC_RETURN_IF_ERROR(EndDescendants(storage, record->children, depth + 1));
+    if (record && record->delegable) {
+      TC_RETURN_IF_ERROR(EndDescendants(storage, child.task_id, depth + 1));
     }
   }
   return common::Status::Ok();

@@ -173,6 +173,7 @@ Result<Issued> Issuer::Prepare(logical::Storage& storage, logical::SystemView& s
     r.heartbeat_at = now;
   }
   r.tracked = role->Tracked();
+  r.delegable = role->max_delegation_depth > 0;
   out.limits = {role->max_live_tasks, role->unique_instance};
   out.claims = CredentialClaims(config.issuer, r);
   return out;

@@ -57,7 +57,12 @@ class TaskHandlers {
     TC_ASSIGN_OR_RETURN(std::string id, d.GetString(kFieldTaskId));
     TC_ASSIGN_OR_RETURN(std::optional<TaskRecord> record, s_->tasks.Get(*req.storage, id));
     if (!record) return framework::NoResponse();
-    return framework::RespondWith(record->ToOperatorJson(UnixSeconds(s_->clock())));
+    nlohmann::json view = record->ToOperatorJson(UnixSeconds(s_->clock()));
+    if (record->delegable) {
+      TC_ASSIGN_OR_RETURN(std::vector<TaskRecord::Child> children, s_->tasks.Children(*req.storage, id));
+      for (const TaskRecord::Child& child : children) view["children"].push_back(child.task_id);
+    }
+    return framework::RespondWith(std::move(view));
   }
 
  private:

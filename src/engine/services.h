@@ -72,10 +72,9 @@ struct Services {
   // those of all its descendants (they end with it), and frees its place
   // among its role's live tasks.
   common::Status OnTaskEnd(logical::Storage& storage, const TaskRecord& record);
-  // Sets the bits of `children` and, read from their records, of their
+  // Sets the bits of the children recorded under `parent_id` and of their
   // descendants; `depth` bounds the walk (kMaxDelegationDepth).
-  common::Status EndDescendants(logical::Storage& storage, const std::vector<TaskRecord::Child>& children,
-                                int64_t depth);
+  common::Status EndDescendants(logical::Storage& storage, std::string_view parent_id, int64_t depth);
 };
 
 // Path and secret declarations, one function per path_*.cc / secret_*.cc.

@@ -15,6 +15,9 @@
 //   tasks/<task_id>             TaskRecord of a version-4 task id (minted
 //                               before the layout above); read, changed and
 //                               tidied as before, with its marker:
+//   children/<parent>/<child>   a delegated task's status slot, under its
+//                               parent's id (TaskStore::AddChild); deleted
+//                               with the parent's record by tidy
 //   live/<role>/<task_id>       empty marker of a live task of a role that
 //                               limits or watches them (live_tasks.h)
 //   status/<list_id>/...        Token Status Lists (status_store.h)
@@ -34,6 +37,7 @@ inline constexpr std::string_view kKeyRingKey = "keys/ring";
 inline constexpr std::string_view kRolePrefix = "roles/";
 inline constexpr std::string_view kTaskPrefix = "tasks/";
 inline constexpr std::string_view kExpiryPrefix = "expiry/";
+inline constexpr std::string_view kChildrenPrefix = "children/";
 
 // Width of one horizon hour (tasks/<hour>/) and of one legacy expiry-index
 // bucket, in seconds.

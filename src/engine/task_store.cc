@@ -44,13 +44,7 @@ nlohmann::json TaskRecord::ToJson() const {
     j["status_idx"] = status_idx;
   }
   if (!ancestors.empty()) j["ancestors"] = ancestors;
-  if (!children.empty()) {
-    nlohmann::json c = nlohmann::json::array();
-    for (const Child& child : children) {
-      c.push_back({{"task_id", child.task_id}, {"status_list", child.status_list}, {"status_idx", child.status_idx}});
-    }
-    j["children"] = std::move(c);
-  }
+  if (delegable) j["delegable"] = true;
   if (heartbeat_ttl > 0) {
     j["heartbeat_ttl"] = heartbeat_ttl;
     j["heartbeat_at"] = heartbeat_at;
@@ -92,17 +86,7 @@ Result<TaskRecord> TaskRecord::FromJson(const nlohmann::json& j) {
   TC_RETURN_IF_ERROR(ReadMember(j, "status_idx", r.status_idx));
   TC_RETURN_IF_ERROR(ReadMember(j, "cnf_jkt", r.cnf_jkt));
   TC_RETURN_IF_ERROR(ReadMember(j, "ancestors", r.ancestors));
-  if (auto it = j.find("children"); it != j.end()) {
-    if (!it->is_array()) return Status::Internal("stored task children: not an array");
-    for (const nlohmann::json& c : *it) {
-      if (!c.is_object()) return Status::Internal("stored task child: not an object");
-      Child child;
-      TC_RETURN_IF_ERROR(ReadMember(c, "task_id", child.task_id));
-      TC_RETURN_IF_ERROR(ReadMember(c, "status_list", child.status_list));
-      TC_RETURN_IF_ERROR(ReadMember(c, "status_idx", child.status_idx));
-      r.children.push_back(std::move(child));
-    }
-  }
+  TC_RETURN_IF_ERROR(ReadMember(j, "delegable", r.delegable));
   TC_RETURN_IF_ERROR(ReadMember(j, "heartbeat_ttl", r.heartbeat_ttl));
   TC_RETURN_IF_ERROR(ReadMember(j, "heartbeat_at", r.heartbeat_at));
   TC_RETURN_IF_ERROR(ReadMember(j, "lapsed", r.lapsed));
@@ -135,9 +119,7 @@ nlohmann::json TaskRecord::ToOperatorJson(int64_t now) const {
     j["parent"] = ancestors.front();
     j["ancestors"] = ancestors;
   }
-  nlohmann::json kids = nlohmann::json::array();
-  for (const Child& c : children) kids.push_back(c.task_id);
-  j["children"] = std::move(kids);
+  j["children"] = nlohmann::json::array();  // (filled in by the tasks path: TaskStore::Children)
   if (heartbeat_ttl > 0) {
     j["heartbeat_ttl"] = heartbeat_ttl;
     j["last_heartbeat"] = Rfc3339(heartbeat_at);
@@ -257,6 +239,54 @@ Result<TaskStore::RecordPtr> TaskStore::Peek(logical::Storage& storage, std::str
   return Load(storage, task_id);
 }
 
+namespace {
+
+std::string ChildrenPrefix(std::string_view parent_id) {
+  std::string key(kChildrenPrefix);
+  key.append(parent_id).push_back('/');
+  return key;
+}
+
+}  // namespace
+
+Result<bool> TaskStore::AddChild(logical::Storage& storage, std::string_view parent_id, const TaskRecord::Child& child,
+                                 const std::function<bool(const TaskRecord&)>& admit) {
+  bool added = false;
+  auto add = [&](std::optional<TaskRecord>& parent) -> Result<bool> {
+    if (!parent || !admit(*parent)) return false;
+    if (!parent->delegable) {
+      parent->delegable = true;  // written first (a second pass adds the child)
+      return true;
+    }
+    nlohmann::json value = {{"status_list", child.status_list}, {"status_idx", child.status_idx}};
+    TC_RETURN_IF_ERROR(storage.Put({ChildrenPrefix(parent_id) + child.task_id, DumpJson(value), false}));
+    added = true;
+    return false;
+  };
+  TC_RETURN_IF_ERROR(Mutate(storage, parent_id, add));
+  if (!added) TC_RETURN_IF_ERROR(Mutate(storage, parent_id, add));  // (after marking it delegable)
+  return added;
+}
+
+Result<std::vector<TaskRecord::Child>> TaskStore::Children(logical::Storage& storage, std::string_view task_id) {
+  std::vector<TaskRecord::Child> out;
+  if (!IsValidTaskId(task_id)) return out;
+  const std::string prefix = ChildrenPrefix(task_id);
+  TC_ASSIGN_OR_RETURN(std::vector<std::string> ids, storage.List(prefix));
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    if (!IsValidTaskId(id)) continue;
+    TC_ASSIGN_OR_RETURN(std::optional<logical::StorageEntry> entry, storage.Get(prefix + id));
+    if (!entry) continue;
+    TC_ASSIGN_OR_RETURN(nlohmann::json j, ParseStoredJson(entry->value, "task child"));
+    TaskRecord::Child child{id, {}, -1};
+    TC_RETURN_IF_ERROR(ReadMember(j, "status_list", child.status_list));
+    TC_RETURN_IF_ERROR(ReadMember(j, "status_idx", child.status_idx));
+    out.push_back(std::move(child));
+  }
+  return out;
+}
+
 Result<std::optional<TaskRecord>> TaskStore::Get(logical::Storage& storage, std::string_view task_id) {
   TC_ASSIGN_OR_RETURN(RecordPtr record, GetShared(storage, task_id));
   if (!record) return std::optional<TaskRecord>();
@@ -367,6 +397,12 @@ Status TaskStore::DeleteIfPast(logical::Storage& storage, const std::string& tas
   TC_ASSIGN_OR_RETURN(RecordPtr record, Load(storage, task_id));  // (the stripe lock is held)
   if (record && record->expires_at + margin <= now) {
     cache_.Erase(task_id);
+    if (record->delegable) {
+      // Its children entries go with it (the children end no later).
+      const std::string prefix = ChildrenPrefix(task_id);
+      TC_ASSIGN_OR_RETURN(std::vector<std::string> children, storage.List(prefix));
+      for (const std::string& child : children) TC_RETURN_IF_ERROR(storage.Delete(prefix + child));
+    }
     TC_RETURN_IF_ERROR(storage.Delete(RecordKey(task_id)));
     ++counts.tasks_deleted;
     if (!record->Confirmed()) counts.unconfirmed.push_back(*record);

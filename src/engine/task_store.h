@@ -44,12 +44,10 @@ namespace taskcred::engine {
 // Records stay this long after their expiry before tidy deletes them.
 inline constexpr int64_t kTidySafetyMargin = 3600;
 
-// Children one task may have delegated (Delegator): bounds a parent record.
-inline constexpr size_t kMaxChildren = 1000;
-
 struct TaskRecord {
-  // A task delegated from this one, with its status list slot (so a parent
-  // that ends sets its children's bits without reading them first).
+  // A task delegated from this one (children/<parent>/<child>), with its
+  // status list slot: a parent that ends sets its children's bits from
+  // these entries, whether or not a child's record was written yet.
   struct Child {
     std::string task_id;
     std::string status_list;  // empty / -1 without a status entry
@@ -87,7 +85,9 @@ struct TaskRecord {
   // Delegation: the parent's task id, the grandparent's, ... (nearest
   // first); empty for a task issued by creds. Never changes.
   std::vector<std::string> ancestors;
-  std::vector<Child> children;  // delegated from this task, in order
+  // May have children (children/<task_id>/...): set at issuance when the
+  // role allows delegation, else by the first delegation.
+  bool delegable = false;
   // Liveness: with heartbeat_ttl > 0 the holder must call heartbeat at
   // least that often (heartbeat_at: the last one; issuance counts).
   int64_t heartbeat_ttl = 0;
@@ -108,7 +108,7 @@ struct TaskRecord {
   // revokes every lease it holds when it expires): the answer was lost, e.g.
   // the plugin was killed between the record's write and the answer.
   bool Confirmed() const {
-    return revoked || released || uses > 0 || renewals > 0 || heartbeat_at > issued_at || !children.empty();
+    return revoked || released || uses > 0 || renewals > 0 || heartbeat_at > issued_at;
   }
   // The latest the task's lease can end: expires_at, or max_ttl_at when
   // renewable (a renewal never passes it). Fixes the record's storage hour.
@@ -190,6 +190,15 @@ class TaskStore {
   // Deletes records whose expires_at + margin <= now, visiting only storage
   // hours and legacy expiry buckets that end at or before now - margin.
   common::Result<TidyCounts> Tidy(logical::Storage& storage, int64_t now, int64_t margin = kTidySafetyMargin);
+
+  // Delegation: under the parent's lock, and only when the parent exists
+  // and `admit` holds for it, records `child` as its child
+  // (children/<parent>/<child>, one small write; a parent not yet
+  // delegable is marked so first, one more). False when refused.
+  common::Result<bool> AddChild(logical::Storage& storage, std::string_view parent_id, const TaskRecord::Child& child,
+                                const std::function<bool(const TaskRecord&)>& admit);
+  // The children recorded for a delegable task, by id (no lock taken).
+  common::Result<std::vector<TaskRecord::Child>> Children(logical::Storage& storage, std::string_view task_id);
 
   // The record as this node last knew it (cache), else as stored, without
   // taking the task's lock or filling the cache: for reads made while

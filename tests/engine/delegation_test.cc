@@ -236,6 +236,24 @@ TEST_F(DelegationTest, AnExpiredParentTakesItsChildrenWithItAndAChildEndsAlone) 
   EXPECT_EQ(h_.Introspect(Str(sibling["credential"])), kInactive);
 }
 
+TEST_F(DelegationTest, TidyRemovesAParentsChildEntriesWithItsRecord) {
+  logical::Response parent = Issue(h_, "creds/pipeline");
+  Child(Str(parent.data["credential"]));
+  Child(Str(parent.data["credential"]));
+  auto entries = [&] {
+    auto parents = h_.storage().List("children/");
+    EXPECT_TRUE(parents.ok());
+    return parents.ok() ? parents->size() : 0;
+  };
+  ASSERT_EQ(entries(), 1u);
+  ASSERT_EQ(*h_.storage().List("children/" + Str(parent.data["task_id"]) + "/"),
+            (std::vector<std::string>{Task(parent.data)["children"][0], Task(parent.data)["children"][1]}));
+  h_.Advance(600 + 2 * 3600);
+  ASSERT_TRUE(h_.Write("tidy").ok());
+  EXPECT_EQ(entries(), 0u);
+  EXPECT_TRUE(ListKeys(h_, "tasks/", {{"include_ended", true}}).empty());
+}
+
 TEST_F(DelegationTest, OpaqueParentsHaveOpaqueChildren) {
   logical::Response parent = Issue(h_, "creds/opaque");
   json child = Child(Str(parent.data["credential"]), {{"grants", {"read kv://ci/common"}}}).data;

@@ -33,6 +33,12 @@ TEST_F(PluginDelegationTest, APipelineHandsItsStepsNarrowerCredentialsThatDieWit
     if (r.http_status == 200) RecordSecret(r.data["credential"]);
     return r;
   };
+  // The dry run first: what the build step would get, nothing issued.
+  json preview = Ok("update", "delegate/preview",
+                    {{"token", run_cred}, {"grants", json::array({"write s3://art/run-42/build/**"})}, {"ttl", "5m"}});
+  EXPECT_EQ(preview["ttl"], 300);
+  EXPECT_EQ(preview["claims"]["act"], (json{{"sub", run.data["task_id"]}}));
+  EXPECT_EQ(Ok("read", "tasks/" + run.data["task_id"].get<std::string>())["children"], json::array());
   RequestResult build = delegate(run_cred, {{"grants", json::array({"write s3://art/run-42/build/**"})}, {"ttl", "5m"}});
   ASSERT_EQ(build.http_status, 200) << build.error;
   RequestResult test = delegate(run_cred, {{"grants", json::array({"read s3://art/run-42/build/**"})}, {"max_uses", 10}});
