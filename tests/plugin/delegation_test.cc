@@ -1,10 +1,13 @@
 // Delegation, live-task limits and heartbeats through the real plugin binary
 // (design.md, "Delegation" and "Limits and liveness"): a CI pipeline handing
-// its steps narrower credentials, the cascade when the run's lease is
-// revoked, max_live_tasks under 32 concurrent issuers, and a heartbeat that
-// a second plugin process on the same storage still knows.
+// its steps narrower credentials, an agent handing a tool a one-use one, the
+// bounds and depth limit, each way a parent ends reaching a grandchild,
+// max_live_tasks under 32 concurrent issuers, and a heartbeat that a second
+// plugin process on the same storage still knows.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "crypto/jwt.h"
 #include "plugin_fixture.h"
@@ -65,8 +68,10 @@ TEST_F(PluginDelegationTest, APipelineHandsItsStepsNarrowerCredentialsThatDieWit
   RequestResult shard = delegate(test.data["credential"], {{"grants", json::array({"read s3://art/run-42/build/shard-1"})},
                                                            {"max_uses", 1}});
   ASSERT_EQ(shard.http_status, 200) << shard.error;
-  EXPECT_EQ(Ok("read", "tasks/" + run.data["task_id"].get<std::string>())["children"],
-            json::array({build.data["task_id"], test.data["task_id"]}));
+  // (Listed by id: task ids are random within their hour, so in no particular order.)
+  EXPECT_THAT(Ok("read", "tasks/" + run.data["task_id"].get<std::string>())["children"].get<std::vector<std::string>>(),
+              ::testing::UnorderedElementsAre(build.data["task_id"].get<std::string>(),
+                                              test.data["task_id"].get<std::string>()));
 
   // Ending the run (Vault revokes its lease) ends every step at once.
   ASSERT_EQ(mount().HandleRequest(LeaseRequest("revoke", run)).http_status, 204);
@@ -96,6 +101,59 @@ TEST_F(PluginDelegationTest, AnAgentHandsAToolAOneUseCredential) {
   // The agent keeps its own rights; the tool cannot hand its credential on.
   EXPECT_EQ(Ok("update", "introspect", {{"token", agent.data["credential"]}})["active"], true);
   EXPECT_TRUE(IsBadRequestNaming(Call("update", "delegate", {{"token", tool.data["credential"]}}), "token"));
+}
+
+TEST_F(PluginDelegationTest, BoundsDepthAndEachWayAParentEndsReachAGrandchild) {
+  Ok("create", "roles/family", {{"task", "t"},
+                                {"grants", json::array({"read,write kv://fam/**"})},
+                                {"ttl", "10m"},
+                                {"max_uses", 3},
+                                {"audience", json::array({"a", "b"})},
+                                {"max_delegation_depth", 2}});
+  Ok("create", "roles/brief", {{"task", "t"}, {"grants", "read kv://fam/x"}, {"ttl", "2s"}, {"max_delegation_depth", 2}});
+  auto delegate = [&](const json& token, json body) {
+    body["token"] = token;
+    RequestResult r = Call("update", "delegate", body);
+    if (r.http_status == 200) RecordSecret(r.data["credential"]);
+    return r;
+  };
+  RequestResult parent = Issue("creds/family");
+  ASSERT_EQ(parent.http_status, 200) << parent.error;
+  const json& token = parent.data["credential"];
+  EXPECT_TRUE(IsBadRequestNaming(delegate(token, {{"ttl", "11m"}}), "ttl"));
+  EXPECT_TRUE(IsBadRequestNaming(delegate(token, {{"max_uses", 4}}), "max_uses"));
+  EXPECT_TRUE(IsBadRequestNaming(delegate(token, {{"audience", "a,c"}}), "audience"));
+  EXPECT_TRUE(IsBadRequestNaming(delegate(token, {{"grants", json::array({"read kv://fam"})}}), "grants[0]"));
+  RequestResult child = delegate(token, {{"audience", "b"}, {"max_uses", 2}});
+  ASSERT_EQ(child.http_status, 200) << child.error;
+  RequestResult grandchild = delegate(child.data["credential"], json::object());
+  ASSERT_EQ(grandchild.http_status, 200) << grandchild.error;
+  EXPECT_EQ(grandchild.data["max_uses"], 2);
+  EXPECT_EQ(grandchild.data["audience"], json::array({"b"}));
+  EXPECT_TRUE(IsBadRequestNaming(delegate(grandchild.data["credential"], json::object()), "max_delegation_depth"));
+
+  // Each way a parent ends reaches its grandchild.
+  for (const std::string how : {"revoke", "release", "use", "expire"}) {
+    SCOPED_TRACE(how);
+    RequestResult p = Issue(how == "expire" ? "creds/brief" : "creds/family");
+    ASSERT_EQ(p.http_status, 200) << p.error;
+    RequestResult c = delegate(p.data["credential"], json::object());
+    ASSERT_EQ(c.http_status, 200) << c.error;
+    RequestResult g = delegate(c.data["credential"], json::object());
+    ASSERT_EQ(g.http_status, 200) << g.error;
+    ASSERT_EQ(Ok("update", "introspect", {{"token", g.data["credential"]}})["active"], true);
+    if (how == "revoke") {
+      ASSERT_EQ(mount().HandleRequest(LeaseRequest("revoke", p)).http_status, 204);
+    } else if (how == "release") {
+      ASSERT_EQ(Call("update", "release", {{"token", p.data["credential"]}}).http_status, 204);
+    } else if (how == "use") {
+      for (int i = 0; i < 3; ++i) Ok("update", "introspect", {{"token", p.data["credential"]}, {"consume", true}});
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    }
+    EXPECT_EQ(Ok("update", "introspect", {{"token", c.data["credential"]}}), kInactive);
+    EXPECT_EQ(Ok("update", "introspect", {{"token", g.data["credential"]}}), kInactive);
+  }
 }
 
 class PluginLimitsTest : public PluginSuite {};
